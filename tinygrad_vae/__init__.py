@@ -1,0 +1,41 @@
+"""tinygrad_vae: a small reverse-mode autodiff engine on NumPy, and a VAE built from it."""
+
+from tinygrad_vae.functional import grad, value_and_grad
+from tinygrad_vae.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_vae.ops import (
+    affine,
+    concatenate,
+    log_sigmoid,
+    log_softmax,
+    matmul,
+    maximum,
+    minimum,
+    softmax,
+    stack,
+    unbroadcast,
+    where,
+)
+from tinygrad_vae.tensor import (
+    AnomalyError,
+    OpError,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    get_default_dtype,
+    gradients,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+    set_grad_enabled,
+    tensor,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError", "GradcheckError", "OpError", "Tensor", "affine", "concatenate", "detect_anomaly",
+    "enable_grad", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "gradients",
+    "is_grad_enabled", "log_sigmoid", "log_softmax", "matmul", "maximum", "minimum", "no_grad",
+    "set_default_dtype", "set_grad_enabled", "softmax", "stack", "tensor", "unbroadcast",
+    "value_and_grad", "where",
+]

@@ -1,0 +1,659 @@
+"""Every op of the engine: its forward on NumPy arrays beside its gradient rule.
+
+Each ``Function`` subclass has ``forward(*arrays, **params) -> ndarray`` and
+``backward(grad, out) -> one gradient per input``. Gradient rules are written
+with Tensor ops, so when the engine runs them with ``create_graph=True`` they
+are recorded too and can be differentiated again (second derivatives come for
+free). A rule returns ``None`` for an input that does not require grad, so no
+work is spent on it.
+
+Broadcasting: an op that broadcasts its operands must sum the gradient back to
+each operand's shape; every such rule goes through ``unbroadcast``.
+
+Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = 0,
+leaky_relu'(0) = negative_slope, clip passes the gradient at its bounds
+(inclusive, as torch.clamp), and ties in max/min/maximum/minimum split the
+gradient evenly between the tied elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.tensor import Function, OpError, Tensor, _lift, _wrap
+
+Axis = int | tuple[int, ...] | None
+
+
+def const(array: Any) -> Tensor:
+    """A constant (non-differentiable) tensor around an array computed inside a rule."""
+    return _wrap(np.asarray(array))
+
+
+# --------------------------------------------------------------------------
+# helpers shared by the rules
+# --------------------------------------------------------------------------
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``.
+
+    If ``x`` of shape (3, 1) was broadcast against (2, 3, 4), its gradient of
+    shape (2, 3, 4) is summed over axis 0 (added) and axis 2 (stretched from 1).
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    summed = Sum.apply(grad, axis=tuple(range(lead)) + stretched, keepdims=True)
+    return Reshape.apply(summed, shape=shape)
+
+
+def _axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
+    """``axis`` as a sorted tuple of non-negative axes (None means all of them)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise OpError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted(int(a) % max(ndim, 1) for a in axes))
+
+
+def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand_reduced(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Tensor:
+    """Bring the gradient of a reduction back to the reduced tensor's shape."""
+    if not keepdims:
+        grad = Reshape.apply(grad, shape=_keepdims_shape(in_shape, axes))
+    return BroadcastTo.apply(grad, shape=in_shape)
+
+
+# --------------------------------------------------------------------------
+# elementwise arithmetic
+# --------------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        return (
+            unbroadcast(grad, a.shape) if a.requires_grad else None,
+            unbroadcast(grad, b.shape) if b.requires_grad else None,
+        )
+
+
+class Sub(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        return (
+            unbroadcast(grad, a.shape) if a.requires_grad else None,
+            unbroadcast(-grad, b.shape) if b.requires_grad else None,
+        )
+
+
+class Mul(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        return (
+            unbroadcast(grad * b, a.shape) if a.requires_grad else None,
+            unbroadcast(grad * a, b.shape) if b.requires_grad else None,
+        )
+
+
+class Div(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a / b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        # d(a/b)/da = 1/b;  d(a/b)/db = -a/b^2 = -out/b
+        a, b = self.inputs
+        return (
+            unbroadcast(grad / b, a.shape) if a.requires_grad else None,
+            unbroadcast(-grad * out / b, b.shape) if b.requires_grad else None,
+        )
+
+
+class Neg(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (-grad,)
+
+
+class PowScalar(Function):
+    """x ** c for a fixed number c: d/dx = c * x ** (c - 1)."""
+
+    def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        (a,) = self.inputs
+        c = self.exponent
+        if c == 2:
+            return (grad * a * 2.0,)
+        return (grad * (a ** (c - 1)) * c,)
+
+
+class Pow(Function):
+    """a ** b with a tensor exponent: d/da = b a^(b-1), d/db = a^b log(a) (defined for a > 0)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a**b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        return (
+            unbroadcast(grad * b * a ** (b - 1.0), a.shape) if a.requires_grad else None,
+            unbroadcast(grad * out * a.log(), b.shape) if b.requires_grad else None,
+        )
+
+
+class Maximum(Function):
+    """Elementwise max of two tensors; where they tie, each gets half the gradient."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(a, b)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        share_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+        return (
+            unbroadcast(grad * const(share_a.astype(grad.dtype)), a.shape) if a.requires_grad else None,
+            unbroadcast(grad * const((1.0 - share_a).astype(grad.dtype)), b.shape) if b.requires_grad else None,
+        )
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return Maximum.apply(a, _lift(b, a))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """min(a, b) = -max(-a, -b), which gives ties the same even split."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return -Maximum.apply(-a, -_lift(b, a))
+
+
+class Where(Function):
+    """``where(cond, a, b)``: a where cond holds, else b. cond is not differentiated."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray, cond: np.ndarray) -> np.ndarray:
+        self.cond = cond
+        return np.where(cond, a, b)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        zero = const(np.zeros((), dtype=grad.dtype))
+        return (
+            unbroadcast(Where.apply(grad, zero, cond=self.cond), a.shape) if a.requires_grad else None,
+            unbroadcast(Where.apply(zero, grad, cond=self.cond), b.shape) if b.requires_grad else None,
+        )
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise choice: ``a`` where ``cond`` is true, else ``b`` (all broadcast together)."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: cond must be a bool tensor or array, got dtype {cond.dtype}")
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    return Where.apply(_lift(a, like), _lift(b, like), cond=cond)
+
+
+class Clip(Function):
+    """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included)."""
+
+    def forward(self, a: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+        if lo is None and hi is None:
+            raise OpError("clip: give at least one of min and max")
+        self.lo, self.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        x = self.inputs[0].data
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return (grad * const(inside),)
+
+
+class Cast(Function):
+    def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return a.astype(dtype)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (Cast.apply(grad, dtype=self.inputs[0].dtype),)
+
+
+# --------------------------------------------------------------------------
+# elementwise functions
+# --------------------------------------------------------------------------
+
+
+class Exp(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * out,)  # d exp(x) = exp(x)
+
+
+class Log(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.log(a)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad / self.inputs[0],)
+
+
+class Sqrt(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.sqrt(a)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad / (out * 2.0),)  # d sqrt(x) = 1 / (2 sqrt(x))
+
+
+class Abs(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.abs(a)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * const(np.sign(self.inputs[0].data)),)  # sign(0) = 0
+
+
+class ReLU(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.maximum(a, 0)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * const(self.inputs[0].data > 0),)  # relu'(0) = 0
+
+
+class LeakyReLU(Function):
+    def forward(self, a: np.ndarray, negative_slope: float) -> np.ndarray:
+        self.slope = negative_slope
+        return np.where(a > 0, a, a * negative_slope)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        x = self.inputs[0].data
+        return (grad * const(np.where(x > 0, 1.0, self.slope).astype(grad.dtype)),)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * out * (1.0 - out),)
+
+
+class Tanh(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * (1.0 - out * out),)
+
+
+class Softplus(Function):
+    """log(1 + exp(x)) via logaddexp(0, x): no overflow for large x. Its derivative is sigmoid."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.logaddexp(0.0, a).astype(a.dtype, copy=False)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * Sigmoid.apply(self.inputs[0]),)
+
+
+def log_sigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x): stable for large |x|."""
+    return -Softplus.apply(-x)
+
+
+# --------------------------------------------------------------------------
+# reductions
+# --------------------------------------------------------------------------
+
+
+class Sum(Function):
+    def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
+        self.axes = _axes(axis, a.ndim, "sum")
+        self.keepdims = keepdims
+        return np.sum(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (_expand_reduced(grad, self.inputs[0].shape, self.axes, self.keepdims),)
+
+
+class Mean(Function):
+    def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
+        self.axes = _axes(axis, a.ndim, "mean")
+        self.keepdims = keepdims
+        if a.size == 0:
+            raise OpError(f"mean: cannot take the mean of an empty tensor of shape {a.shape}")
+        return np.mean(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        shape = self.inputs[0].shape
+        count = int(np.prod([shape[a] for a in self.axes]))
+        return (_expand_reduced(grad, shape, self.axes, self.keepdims) * (1.0 / count),)
+
+
+class Max(Function):
+    """Max over axes; tied maxima share the gradient evenly."""
+
+    def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
+        self.axes = _axes(axis, a.ndim, "max")
+        self.keepdims = keepdims
+        if a.size == 0:
+            raise OpError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+        return np.max(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        x = self.inputs[0].data
+        top = out.data if self.keepdims else out.data.reshape(_keepdims_shape(x.shape, self.axes))
+        is_max = x == top
+        share = is_max / np.sum(is_max, axis=self.axes, keepdims=True)
+        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * const(share.astype(grad.dtype)),)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) over axes, shifted by the max so it cannot overflow.
+
+    Gradient: softmax(x) = exp(x - out). A slice that is all -inf has out = -inf;
+    its gradient is taken as 0 rather than NaN.
+    """
+
+    def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
+        self.axes = _axes(axis, a.ndim, "logsumexp")
+        self.keepdims = keepdims
+        shift = np.max(a, axis=self.axes, keepdims=True)
+        shift[~np.isfinite(shift)] = 0.0
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(a - shift), axis=self.axes, keepdims=True)) + shift
+        return out if keepdims else out.reshape(np.delete(out.shape, self.axes).tolist())
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        (x,) = self.inputs
+        kept = out if self.keepdims else Reshape.apply(out, shape=_keepdims_shape(x.shape, self.axes))
+        safe = Where.apply(kept, const(np.zeros((), dtype=out.dtype)), cond=np.isfinite(kept.data))
+        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * (x - safe).exp(),)
+
+
+def var(x: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """Variance, sum((x - mean)^2) / (N - correction); correction=1 is unbiased, as torch.var."""
+    axes = _axes(axis, x.ndim, "var")
+    count = int(np.prod([x.shape[a] for a in axes]))
+    if count - correction <= 0:
+        raise OpError(f"var: {count} elements over axes {axes} are too few for correction={correction}")
+    centred = x - x.mean(axis=axes, keepdims=True)
+    return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (count - correction))
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x - logsumexp(x)): stable for any input scale."""
+    return (x - LogSumExp.apply(x, axis=axis, keepdims=True)).exp()
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return x - LogSumExp.apply(x, axis=axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------
+# linear algebra
+# --------------------------------------------------------------------------
+
+
+def _matmul_shape_error(a: np.ndarray, b: np.ndarray, op: str) -> OpError:
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    return OpError(
+        f"{op}: shapes {a.shape} and {b.shape} are not aligned: the left operand's last "
+        f"dimension ({a.shape[-1]}) must equal the right operand's "
+        f"{'only' if b.ndim == 1 else 'second-to-last'} dimension ({inner_b})"
+    )
+
+
+class MatMul(Function):
+    """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise OpError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+            raise _matmul_shape_error(a, b, "matmul")
+        return a @ b
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        # Treat a vector as a matrix (a row on the left, a column on the right),
+        # apply the matrix rules dA = G B^T, dB = A^T G, then drop the extra axis.
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = grad
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        if a.ndim == 1:
+            g2 = g2.unsqueeze(-2)
+        grad_a = grad_b = None
+        if a.requires_grad:
+            ga = MatMul.apply(g2, b2.mT)
+            grad_a = unbroadcast(ga.squeeze(-2) if a.ndim == 1 else ga, a.shape)
+        if b.requires_grad:
+            gb = MatMul.apply(a2.mT, g2)
+            grad_b = unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
+        return grad_a, grad_b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return MatMul.apply(a, _lift(b, a))
+
+
+class Affine(Function):
+    """``x @ W + b`` in one node, the layer that ``Linear`` uses.
+
+    x: (..., n_in), W: (n_in, n_out), b: (n_out,). Gradients:
+    dx = G W^T,  dW = X^T G,  db = sum of G over the batch,
+    where X and G are x and the output gradient flattened to 2-D.
+    """
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[0] or b.shape not in ((w.shape[1],), ()):
+            raise OpError(
+                f"affine: expected x (..., n_in), W (n_in, n_out), b (n_out,); "
+                f"got x {x.shape}, W {w.shape}, b {b.shape}"
+            )
+        out = x @ w
+        out += b
+        return out
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        x, w, b = self.inputs
+        g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[1])
+        return (
+            MatMul.apply(grad, w.T) if x.requires_grad else None,
+            MatMul.apply((x if x.ndim == 2 else x.reshape(-1, w.shape[0])).T, g2) if w.requires_grad else None,
+            unbroadcast(Sum.apply(g2, axis=0, keepdims=False), b.shape) if b.requires_grad else None,
+        )
+
+
+def affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``x @ weight + bias`` as a single op (fewer NumPy calls forward and backward)."""
+    return Affine.apply(x, weight, bias)
+
+
+# --------------------------------------------------------------------------
+# shape ops
+# --------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise OpError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}") from None
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (Reshape.apply(grad, shape=self.inputs[0].shape),)
+
+
+class Transpose(Function):
+    def forward(self, a: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
+        if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+            raise OpError(f"transpose: axes {axes} are not a permutation of a {a.ndim}-D tensor's axes")
+        self.axes = axes
+        return np.transpose(a, axes)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        inverse = None if self.axes is None else tuple(np.argsort([x % grad.ndim for x in self.axes]))
+        return (Transpose.apply(grad, axes=inverse),)
+
+
+def swap_last_axes(x: Tensor) -> Tensor:
+    if x.ndim < 2:
+        raise OpError(f"mT: needs at least 2 dimensions, got shape {x.shape}")
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return Transpose.apply(x, axes=axes)
+
+
+class BroadcastTo(Function):
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise OpError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (unbroadcast(grad, self.inputs[0].shape),)
+
+
+def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
+    """Drop axes of length 1 (all of them, or the ones named)."""
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = _axes(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise OpError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, not 1")
+    return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert an axis of length 1 at ``axis`` (negative counts from the end of the result)."""
+    if not -x.ndim - 1 <= axis <= x.ndim:
+        raise OpError(f"unsqueeze: axis {axis} is out of range for a tensor of shape {x.shape}")
+    axis = axis % (x.ndim + 1)
+    return Reshape.apply(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def normalize_index(index: Any) -> Any:
+    """Replace Tensors and lists inside an index by arrays, so NumPy reads them as advanced indices."""
+    if isinstance(index, tuple):
+        return tuple(normalize_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    """True for indices that cannot select an element twice (ints, slices, None, ..., masks)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
+        or (isinstance(p, np.ndarray) and p.dtype == np.bool_)
+        for p in parts
+    )
+
+
+class GetItem(Function):
+    """Indexing. The gradient scatters back with repeated indices adding up."""
+
+    def forward(self, a: np.ndarray, index: Any) -> np.ndarray:
+        self.index = index
+        try:
+            return a[index]
+        except (IndexError, TypeError) as e:
+            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape),)
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with ``values`` added at ``index``: the adjoint of GetItem."""
+
+    def forward(self, values: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+        self.index = index
+        out = np.zeros(shape, dtype=values.dtype)
+        if _is_basic(index):
+            out[index] = values
+        else:
+            np.add.at(out, index, values)
+        return out
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (GetItem.apply(grad, index=self.index),)
+
+
+class Concatenate(Function):
+    def forward(self, *arrays: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        try:
+            return np.concatenate(arrays, axis=axis)
+        except (ValueError, np.exceptions.AxisError) as e:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise OpError(f"concatenate: cannot join shapes {shapes} along axis {axis}: {e}") from None
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        axis = self.axis % grad.ndim
+        grads, start = [], 0
+        for t in self.inputs:
+            stop = start + t.shape[axis]
+            if t.requires_grad:
+                grads.append(GetItem.apply(grad, index=(slice(None),) * axis + (slice(start, stop),)))
+            else:
+                grads.append(None)
+            start = stop
+        return tuple(grads)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if len(tensors) == 0:
+        raise OpError("concatenate: needs at least one tensor")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise OpError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)

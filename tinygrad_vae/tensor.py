@@ -1,0 +1,717 @@
+"""The Tensor, the graph it records, and the reverse-mode engine that walks it.
+
+A ``Tensor`` wraps a NumPy array. When an op is applied to tensors of which at
+least one ``requires_grad`` (and gradient recording is on), the op's
+``Function`` object is attached to the result as ``_ctx``: it remembers its
+input tensors, and its ``backward`` method maps the output's gradient to the
+inputs' gradients. ``Tensor.backward`` sorts the recorded graph topologically
+(iteratively, so deep chains cannot overflow the Python stack) and runs those
+rules from the output back to the leaves.
+
+Gradient rules are written with ordinary Tensor ops. With
+``create_graph=False`` they run with recording switched off, so they cost no
+more than the NumPy calls inside them; with ``create_graph=True`` they are
+recorded like any other computation, which is what makes second and higher
+derivatives work.
+
+The ops themselves (each forward beside its gradient rule) live in ``ops.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------
+# dtypes
+# --------------------------------------------------------------------------
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype given to Python scalars and lists of floats (float32 or float64)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"set_default_dtype: expected float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype given to Python scalars and lists of floats."""
+    return _default_dtype
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Turn user data into an ndarray: arrays keep their dtype, Python floats get the default."""
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        arr = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"Tensor: cannot make an array from this data: {error}") from None
+    if not isinstance(data, (np.ndarray, np.generic)) and arr.dtype.kind == "f":
+        arr = arr.astype(_default_dtype, copy=False)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: expected numeric or bool data, got dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
+# --------------------------------------------------------------------------
+# gradient recording mode
+# --------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default)."""
+    return _grad_enabled
+
+
+class set_grad_enabled:
+    """Switch graph recording on or off: a context manager and a decorator.
+
+    ``no_grad()`` is ``set_grad_enabled(False)``; ``enable_grad()`` is
+    ``set_grad_enabled(True)``. The mode is global to the process (not per thread).
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous.append(_grad_enabled)
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Inside ``with no_grad():`` (or a function decorated ``@no_grad()``) nothing is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` region."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# --------------------------------------------------------------------------
+# anomaly mode and backward observers (instruments for debugging and teaching)
+# --------------------------------------------------------------------------
+
+_anomaly_enabled = False
+# Called as observer(tensor, grad) for every node the backward pass processes.
+_backward_observers: list[Callable[[Tensor, Tensor], None]] = []
+
+
+class AnomalyError(FloatingPointError):
+    """Raised in anomaly mode when an op produces NaN or inf."""
+
+
+class detect_anomaly:
+    """Raise at the first op whose forward output or backward gradient holds NaN or inf.
+
+    The error names the op, its input shapes and the line of user code that
+    created it. Checking every op costs time: use it to debug, not to train.
+    """
+
+    def __enter__(self) -> None:
+        global _anomaly_enabled
+        self._previous = _anomaly_enabled
+        _anomaly_enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _anomaly_enabled
+        _anomaly_enabled = self._previous
+
+
+def _user_frame() -> str:
+    """The innermost stack frame outside this package, as 'file:line in func: code'."""
+    package_dir = __file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()):
+        if not frame.filename.startswith(package_dir):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"
+
+
+def _check_finite(fn: Function, array: np.ndarray, what: str) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        shapes = ", ".join(str(t.shape) for t in fn.inputs or ())
+        raise AnomalyError(
+            f"{type(fn).__name__}: {what} contains NaN or inf (input shapes {shapes}); "
+            f"op created at {getattr(fn, 'created_at', '<outside detect_anomaly>')}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Function: one node of the graph
+# --------------------------------------------------------------------------
+
+
+class OpError(ValueError):
+    """Bad input to an op; the message already names the op, the shapes and what was expected."""
+
+
+def _explain(fn: Function, arrays: Sequence[np.ndarray], error: Exception) -> Exception:
+    """Re-word an error NumPy raised inside an op's forward so it names the op and its inputs."""
+    shapes = " and ".join(str(a.shape) for a in arrays)
+    dtypes = " and ".join(str(a.dtype) for a in arrays)
+    hint = "; broadcasting needs each pair of trailing dimensions to be equal or 1" if "broadcast" in str(error) else ""
+    message = f"{type(fn).__name__}: {error} (input shapes {shapes}, dtypes {dtypes}{hint})"
+    return TypeError(message) if isinstance(error, TypeError) else ValueError(message)
+
+
+class Function:
+    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors.
+
+    ``apply`` runs ``forward`` on the inputs' arrays and, when a gradient is
+    needed, records the node. ``backward(grad, out)`` receives the gradient of
+    the output (a Tensor) and the output itself, and returns one gradient per
+    input (a Tensor shaped like that input, or None when the input does not
+    require grad). Rules read their inputs from ``self.inputs``.
+    """
+
+    inputs: tuple[Tensor, ...] | None
+    created_at: str
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        fn = cls()
+        fn.inputs = inputs
+        arrays = [t.data for t in inputs]
+        try:
+            out = _wrap(fn.forward(*arrays, **params))
+        except OpError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise _explain(fn, arrays, error) from None
+        if _grad_enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    out.requires_grad = True
+                    out._ctx = fn
+                    break
+        if _anomaly_enabled:
+            fn.created_at = _user_frame()
+            _check_finite(fn, out.data, "forward output")
+        return out
+
+    def release(self) -> None:
+        """Drop the references to the inputs (and whatever forward saved) after backward."""
+        self.__dict__.clear()
+        self.inputs = None
+
+
+# --------------------------------------------------------------------------
+# Tensor
+# --------------------------------------------------------------------------
+
+
+def _wrap(data: np.ndarray) -> Tensor:
+    """Fast constructor for op results: no conversion, no checks."""
+    t = object.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = False
+    t._ctx = None
+    t.name = None
+    t._hooks = None
+    return t
+
+
+def _check_can_require_grad(dtype: np.dtype, where: str) -> None:
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{where}: only float32 and float64 tensors can require grad, got dtype {dtype}"
+        )
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: NumPy arrays keep their
+    dtype (float32 and float64 alike); Python floats and lists of floats take
+    the default dtype (float32, see ``set_default_dtype``); ints and bools keep
+    NumPy's integer and bool dtypes and cannot require grad.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_hooks")
+    # Make ``ndarray <op> Tensor`` call the Tensor's reflected method.
+    __array_ufunc__ = None
+
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.requires_grad = False
+        self._ctx: Function | None = None
+        self.name = name
+        self._hooks: list[Callable] | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- basic properties ------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (parameters, inputs)."""
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a tensor with one element can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (on leaves) and return self."""
+        if requires_grad:
+            _check_can_require_grad(self.dtype, "requires_grad_")
+        elif self._ctx is not None:
+            raise RuntimeError("requires_grad_(False): only leaf tensors can stop requiring grad; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return _wrap(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        extras = [f"dtype={self.dtype}"]
+        if self._ctx is not None:
+            extras.append(f"grad_fn={type(self._ctx).__name__}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return f"Tensor({body}, {', '.join(extras)})"
+
+    __hash__ = object.__hash__  # defining __eq__ below would otherwise remove it
+
+    # ---- hooks -------------------------------------------------------------
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    # ---- backward ----------------------------------------------------------
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        A non-scalar tensor needs ``gradient`` (the vector in the vector-Jacobian
+        product). The graph's saved inputs are released afterwards unless
+        ``retain_graph`` (default: ``create_graph``) is true.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph to differentiate")
+        grad = _initial_gradient(self, gradient, "backward")
+        _run_backward(self, grad, None, retain_graph, create_graph)
+
+    # ---- arithmetic (the rules live in ops.py) ------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.Add.apply(self, _lift(other, self))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.Add.apply(_lift(other, self), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.Sub.apply(self, _lift(other, self))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.Sub.apply(_lift(other, self), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.Mul.apply(self, _lift(other, self))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.Mul.apply(_lift(other, self), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.Div.apply(self, _lift(other, self))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.Div.apply(_lift(other, self), self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.Neg.apply(self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, Tensor):
+            return _ops.Pow.apply(self, exponent)
+        if isinstance(exponent, np.ndarray):
+            return _ops.Pow.apply(self, _lift(exponent, self))
+        return _ops.PowScalar.apply(self, exponent=exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return _ops.Pow.apply(_lift(base, self), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.MatMul.apply(self, _lift(other, self))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.MatMul.apply(_lift(other, self), self)
+
+    # ---- comparisons: bool tensors outside the graph -----------------------
+    def __lt__(self, other: Any) -> Tensor:
+        return _wrap(self.data < _data(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return _wrap(self.data <= _data(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _wrap(self.data > _data(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _wrap(self.data >= _data(other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _wrap(self.data == _data(other))
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _wrap(self.data != _data(other))
+
+    # ---- elementwise functions ---------------------------------------------
+    def exp(self) -> Tensor:
+        return _ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return _ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return _ops.Abs.apply(self)
+
+    def relu(self) -> Tensor:
+        return _ops.ReLU.apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return _ops.LeakyReLU.apply(self, negative_slope=negative_slope)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.Tanh.apply(self)
+
+    def softplus(self) -> Tensor:
+        return _ops.Softplus.apply(self)
+
+    def log_sigmoid(self) -> Tensor:
+        return _ops.log_sigmoid(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return _ops.Clip.apply(self, lo=min, hi=max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    # ---- reductions ----------------------------------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return -_ops.Max.apply(-self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        return _ops.var(self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+    # ---- shape ---------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes like ``numpy.transpose``: no arguments reverses them."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.Transpose.apply(self, axes=axes or None)
+
+    def permute(self, *dims: int) -> Tensor:
+        return self.transpose(*dims)
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (the matrix transpose for 2-D tensors)."""
+        return _ops.Transpose.apply(self, axes=None)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of transposed matrices)."""
+        return _ops.swap_last_axes(self)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _ops.BroadcastTo.apply(self, shape=tuple(shape))
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.GetItem.apply(self, index=_ops.normalize_index(index))
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _lift(x: Any, like: Tensor) -> Tensor:
+    """Turn an operand into a Tensor; Python numbers take ``like``'s float dtype (no upcast)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and like.data.dtype.kind == "f":
+        return _wrap(np.asarray(x, dtype=like.data.dtype))
+    return _wrap(_to_array(x))
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Same as ``Tensor(...)``; spelled like ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# --------------------------------------------------------------------------
+# the engine
+# --------------------------------------------------------------------------
+
+
+def _initial_gradient(out: Tensor, gradient: Any, where: str) -> Tensor:
+    """The seed of the backward pass: ones for a scalar, else the user's gradient."""
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for scalar outputs; "
+                f"output has shape {out.shape}, so pass gradient= with that shape"
+            )
+        return _wrap(np.ones_like(out.data))
+    grad = gradient if isinstance(gradient, Tensor) else _wrap(np.asarray(gradient, dtype=out.dtype))
+    if grad.shape != out.shape:
+        raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {out.shape}")
+    return grad
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that ``root`` depends on through recorded ops, inputs before outputs.
+
+    Iterative depth-first post-order: an explicit stack instead of recursion,
+    so a chain of 100,000 ops is fine.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, children_done = stack.pop()
+        if children_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None and ctx.inputs is not None:
+            for parent in ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _run_backward(
+    root: Tensor,
+    root_grad: Tensor,
+    wanted: Sequence[Tensor] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> dict[int, Tensor]:
+    """Propagate ``root_grad`` from ``root`` to the leaves.
+
+    With ``wanted=None`` leaf gradients are accumulated into ``.grad``;
+    otherwise nothing is written and the gradients of the ``wanted`` tensors
+    are returned, keyed by ``id``.
+    """
+    global _grad_enabled
+    if retain_graph is None:
+        retain_graph = create_graph
+    wanted_ids = None if wanted is None else {id(t) for t in wanted}
+    found: dict[int, Tensor] = {}
+    grads: dict[int, Tensor] = {id(root): root_grad}
+    previous_mode = _grad_enabled
+    _grad_enabled = create_graph  # rules record a graph only when asked to
+    try:
+        for t in reversed(topological_order(root)):
+            grad = grads.pop(id(t), None)
+            if grad is None:  # nothing flowed into this node
+                continue
+            if t._hooks:
+                for hook in list(t._hooks):
+                    replaced = hook(grad)
+                    if replaced is not None:
+                        grad = replaced
+            for observer in _backward_observers:
+                observer(t, grad)
+            if wanted_ids is not None and id(t) in wanted_ids:
+                found[id(t)] = grad
+            fn = t._ctx
+            if fn is None:
+                if wanted_ids is None:
+                    t.grad = grad if t.grad is None else t.grad + grad
+                continue
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time "
+                    f"({type(fn).__name__}'s saved inputs were freed); "
+                    f"pass retain_graph=True to the first backward if you need to"
+                )
+            input_grads = fn.backward(grad, t)
+            for parent, g in zip(fn.inputs, input_grads):
+                if g is None or not parent.requires_grad:
+                    continue
+                if g.shape != parent.shape:
+                    raise RuntimeError(
+                        f"{type(fn).__name__}.backward returned a gradient of shape {g.shape} "
+                        f"for an input of shape {parent.shape}"
+                    )
+                if g.dtype != parent.dtype:
+                    g = g.astype(parent.dtype)
+                if _anomaly_enabled:
+                    _check_finite(fn, g.data, "backward gradient")
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = g if previous is None else previous + g
+            if not retain_graph:
+                fn.release()
+    finally:
+        _grad_enabled = previous_mode
+    return found
+
+
+def gradients(
+    output: Tensor,
+    inputs: Sequence[Tensor],
+    grad_output: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> list[Tensor]:
+    """d(output)/d(input) for each input, returned instead of accumulated into ``.grad``.
+
+    Like ``torch.autograd.grad``. An input that ``output`` does not depend on
+    gets a zero gradient. With ``create_graph=True`` the results are
+    themselves differentiable.
+    """
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise ValueError(f"gradients: input {i} must be a Tensor that requires grad")
+    if not output.requires_grad:  # output does not depend on anything that requires grad
+        return [_wrap(np.zeros_like(t.data)) for t in inputs]
+    seed = _initial_gradient(output, grad_output, "gradients")
+    found = _run_backward(output, seed, inputs, retain_graph, create_graph)
+    return [found.get(id(t), _wrap(np.zeros_like(t.data))) for t in inputs]
+
+
+def as_tensors(values: Iterable[Any]) -> list[Tensor]:
+    """Each value as a Tensor (Tensors pass through unchanged)."""
+    return [v if isinstance(v, Tensor) else Tensor(v) for v in values]
+
+
+from tinygrad_vae import ops as _ops  # noqa: E402  (ops.py needs Tensor defined first)
