@@ -389,7 +389,7 @@ class LogSumExp(Function):
         self.axes = _axes(axis, a.ndim, "logsumexp")
         self.keepdims = keepdims
         shift = np.max(a, axis=self.axes, keepdims=True)
-        shift[~np.isfinite(shift)] = 0.0
+        shift = np.where(np.isfinite(shift), shift, 0.0)  # not in place: a 0-d input gives a NumPy scalar
         with np.errstate(divide="ignore"):
             out = np.log(np.sum(np.exp(a - shift), axis=self.axes, keepdims=True)) + shift
         return out if keepdims else out.reshape(np.delete(out.shape, self.axes).tolist())

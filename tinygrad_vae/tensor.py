@@ -630,7 +630,7 @@ def _run_backward(
     otherwise nothing is written and the gradients of the ``wanted`` tensors
     are returned, keyed by ``id``.
     """
-    global _grad_enabled
+    global _grad_enabled, _anomaly_enabled
     if retain_graph is None:
         retain_graph = create_graph
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
@@ -663,7 +663,14 @@ def _run_backward(
                     f"({type(fn).__name__}'s saved inputs were freed); "
                     f"pass retain_graph=True to the first backward if you need to"
                 )
-            input_grads = fn.backward(grad, t)
+            anomaly = _anomaly_enabled
+            # The rule's result is checked below, so that an error names this op and the line
+            # that created it, not some op inside its rule (which ran on the backward line).
+            _anomaly_enabled = False
+            try:
+                input_grads = fn.backward(grad, t)
+            finally:
+                _anomaly_enabled = anomaly
             for parent, g in zip(fn.inputs, input_grads):
                 if g is None or not parent.requires_grad:
                     continue
