@@ -1,0 +1,370 @@
+r"""A variational autoencoder built from ``nn`` modules; every gradient comes from the engine.
+
+Model (Kingma & Welling 2014). Latent z in R^L, data x in R^D:
+
+    prior        p(z)       = N(0, I)                    (or a learnable mixture of K Gaussians)
+    decoder      p(x | z)   = N(x; m(z), sigma^2 I)      (likelihood="gaussian")
+                            = prod_d Bernoulli(x_d; sigmoid(l_d(z)))   (likelihood="bernoulli")
+    encoder      q(z | x)   = N(z; mu(x), diag(exp(log_var(x))))
+
+Training minimises the negative evidence lower bound, per example
+
+    -ELBO(x) = E_q[-log p(x | z)] + beta * KL(q(z | x) || p(z)),
+
+with one reparameterised sample z = mu + exp(log_var / 2) * eps, eps ~ N(0, I).
+``loss`` follows the origin notebook's convention: both terms are summed over
+dimensions and averaged over the batch, and the reconstruction term of the
+Gaussian decoder is the summed squared error sum_d (x_d - m_d)^2.
+
+That squared error is a log-likelihood with a definite variance: with
+sigma^2 = 1/2,
+
+    -log N(x; m, 1/2 I) = sum_d (x_d - m_d)^2 + (D/2) log(pi),
+
+so the notebook's loss is a negative ELBO in nats minus the constant
+(D/2) log(pi). ``loss`` leaves that constant out (so it equals the notebook's
+number); ``elbo`` and ``log_likelihood`` put it back and are in nats. With
+``learn_decoder_variance=True`` sigma^2 (one per data dimension) is a
+parameter, initialised at 1/2, and the reconstruction term becomes
+sum_d [(x_d - m_d)^2 / (2 sigma_d^2) + log(2 sigma_d^2) / 2], which is again the
+negative log-likelihood minus (D/2) log(pi) and equals the squared error at
+sigma^2 = 1/2.
+
+Numerical safety of log-variances: exp(log_var) overflows float32 above 88.
+Every log-variance passes through ``soft_clamp``, which is exactly the
+identity on [-15, 15] (far outside the range a trained model uses, so it does
+not change results there) and bends smoothly (value and slope continuous)
+towards +-30 outside, where the gradient shrinks but never becomes zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
+from tinygrad_vae.ops import where
+from tinygrad_vae.tensor import Tensor, _wrap, get_default_dtype, no_grad
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+PRIORS = ("standard", "mixture")
+# soft_clamp is the identity on [-LOG_VAR_LINEAR, LOG_VAR_LINEAR] and bounded by 2 * LOG_VAR_LINEAR.
+LOG_VAR_LINEAR = 15.0
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
+    r"""Identity on [-a, a]; outside, sign(x) * a * (1 + tanh((|x| - a) / a)), bounded by 2a.
+
+    Value and first derivative are continuous at |x| = a (slope 1), and the
+    slope sech^2((|x| - a) / a) stays positive, so a unit pushed far out still
+    gets a gradient back. With a = 15, exp(x) stays within [1e-13, 1.1e13].
+    """
+    inside = np.abs(x.data) <= linear
+    saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * _wrap(np.sign(x.data).astype(x.dtype) * linear)
+    return where(inside, x, saturated)
+
+
+def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.Generator, dtype: Any) -> list:
+    """Linear + ReLU for each consecutive pair of ``sizes``."""
+    layers: list[Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [Linear(n_in, n_out, init=init, scale=scale, rng=rng, dtype=dtype), ReLU()]
+    return layers
+
+
+def _check_dims(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
+    dims = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+    if (not dims and not allow_empty) or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                                             for d in dims):
+        raise ValueError(f"VAE: {name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, "
+                         f"got {value!r}")
+    return tuple(int(d) for d in dims)
+
+
+class VAE(Module):
+    """A VAE with an MLP encoder (shared hidden layers, then separate mu and log_var heads) and an MLP decoder.
+
+    ``VAE(input_dim, hidden_dims=(32,), latent_dim=2, likelihood="gaussian", beta=1.0, rng=None, ...)``
+
+    - ``hidden_dims``: the encoder's hidden widths; the decoder uses them reversed unless
+      ``decoder_hidden_dims`` is given (the notebook: one hidden layer of 32 on both sides).
+    - ``likelihood``: ``"gaussian"`` (decoder outputs the mean) or ``"bernoulli"`` (decoder outputs
+      logits; for data in [0, 1] such as images).
+    - ``learn_decoder_variance``: learn sigma^2 per data dimension instead of the fixed 1/2 that the
+      squared-error loss implies (Gaussian only).
+    - ``prior``: ``"standard"`` N(0, I), or ``"mixture"``, a learnable mixture of ``prior_components``
+      diagonal Gaussians (means drawn from N(0, I), unit variances, equal weights at start); its KL
+      term has no closed form and is the one-sample estimate log q(z|x) - log p(z).
+    - ``iw_samples``: k > 1 trains on the importance-weighted bound (IWAE, Burda et al. 2016)
+      instead of the ELBO (needs ``beta=1``).
+    - ``init``/``scale``: weight initializer of every Linear (the notebook: normal * 0.1, zero biases).
+    - ``rng``: the ``numpy.random.Generator`` for the initial weights and, unless a call passes its
+      own, for eps and prior samples. ``dtype``: float32 or float64 (default: ``get_default_dtype()``).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dims: Sequence[int] = (32,),
+        latent_dim: int = 2,
+        likelihood: str = "gaussian",
+        beta: float = 1.0,
+        rng: np.random.Generator | None = None,
+        *,
+        decoder_hidden_dims: Sequence[int] | None = None,
+        learn_decoder_variance: bool = False,
+        prior: str = "standard",
+        prior_components: int = 4,
+        iw_samples: int = 1,
+        init: str = "normal",
+        scale: float = 0.1,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        (input_dim,) = _check_dims(input_dim, "input_dim", allow_empty=False)
+        (latent_dim,) = _check_dims(latent_dim, "latent_dim", allow_empty=False)
+        hidden_dims = _check_dims(hidden_dims, "hidden_dims", allow_empty=False)
+        decoder_hidden_dims = (tuple(reversed(hidden_dims)) if decoder_hidden_dims is None
+                               else _check_dims(decoder_hidden_dims, "decoder_hidden_dims", allow_empty=True))
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if prior not in PRIORS:
+            raise ValueError(f"VAE: prior must be one of {PRIORS}, got {prior!r}")
+        if learn_decoder_variance and likelihood != "gaussian":
+            raise ValueError("VAE: learn_decoder_variance needs likelihood='gaussian'")
+        if not (isinstance(iw_samples, (int, np.integer)) and iw_samples >= 1):
+            raise ValueError(f"VAE: iw_samples must be a positive int, got {iw_samples!r}")
+        if iw_samples > 1 and beta != 1.0:
+            raise ValueError(f"VAE: the importance-weighted objective (iw_samples={iw_samples}) needs beta=1, "
+                             f"got beta={beta}")
+        if not beta >= 0:
+            raise ValueError(f"VAE: beta must be non-negative, got {beta}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"VAE: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+        self.rng = np.random.default_rng() if rng is None else rng
+        self.dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.input_dim, self.latent_dim, self.hidden_dims = input_dim, latent_dim, hidden_dims
+        self.decoder_hidden_dims = decoder_hidden_dims
+        self.likelihood, self.beta, self.prior = likelihood, float(beta), prior
+        self.learn_decoder_variance, self.iw_samples = bool(learn_decoder_variance), int(iw_samples)
+        self.prior_components, self.init, self.scale = int(prior_components), init, float(scale)
+
+        # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder.
+        layer = dict(init=init, scale=scale, rng=self.rng, dtype=self.dtype)
+        self.encoder = Sequential(*_hidden_stack((input_dim, *hidden_dims), **layer))
+        self.mu_head = Linear(hidden_dims[-1], latent_dim, **layer)
+        self.log_var_head = Linear(hidden_dims[-1], latent_dim, **layer)
+        dec_sizes = (latent_dim, *decoder_hidden_dims)
+        self.decoder = Sequential(*_hidden_stack(dec_sizes, **layer), Linear(dec_sizes[-1], input_dim, **layer))
+        if self.learn_decoder_variance:
+            self.decoder_log_var = Parameter(np.full(input_dim, math.log(0.5), dtype=self.dtype))
+        if prior == "mixture":
+            if self.prior_components < 1:
+                raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
+            k = self.prior_components
+            self.prior_means = Parameter(self.rng.standard_normal((k, latent_dim)).astype(self.dtype))
+            self.prior_log_vars = Parameter(np.zeros((k, latent_dim), dtype=self.dtype))
+            self.prior_logits = Parameter(np.zeros(k, dtype=self.dtype))
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (all but ``rng``), enough to rebuild the architecture: ``VAE(**config)``."""
+        return dict(
+            input_dim=self.input_dim, hidden_dims=list(self.hidden_dims), latent_dim=self.latent_dim,
+            likelihood=self.likelihood, beta=self.beta, decoder_hidden_dims=list(self.decoder_hidden_dims),
+            learn_decoder_variance=self.learn_decoder_variance, prior=self.prior,
+            prior_components=self.prior_components, iw_samples=self.iw_samples, init=self.init,
+            scale=self.scale, dtype=str(self.dtype),
+        )
+
+    def extra_repr(self) -> str:
+        return (f"input_dim={self.input_dim}, latent_dim={self.latent_dim}, likelihood={self.likelihood!r}, "
+                f"prior={self.prior!r}, beta={self.beta}")
+
+    # ---- the model's pieces --------------------------------------------------------
+    def _input(self, x: Any, where_: str) -> Tensor:
+        """``x`` as a Tensor of the model's dtype with shape (batch, input_dim)."""
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if data.ndim != 2 or data.shape[1] != self.input_dim:
+            raise ValueError(f"VAE.{where_}: expected x of shape (batch, {self.input_dim}), got {data.shape}")
+        if data.dtype != self.dtype:
+            data = data.astype(self.dtype)
+        return x if isinstance(x, Tensor) and x.dtype == self.dtype else Tensor(data)
+
+    def encode(self, x: Any) -> tuple[Tensor, Tensor]:
+        """The parameters of q(z | x): ``(mu, log_var)``, each (batch, latent_dim); log_var is soft-clamped."""
+        h = self.encoder(self._input(x, "encode"))
+        return self.mu_head(h), soft_clamp(self.log_var_head(h))
+
+    def _draw_normal(self, shape: tuple[int, ...], rng: np.random.Generator | None) -> Tensor:
+        return Tensor((self.rng if rng is None else rng).standard_normal(shape, dtype=self.dtype))
+
+    def reparameterize(
+        self, mu: Tensor, log_var: Tensor, eps: Any = None, rng: np.random.Generator | None = None
+    ) -> Tensor:
+        """z = mu + exp(log_var / 2) * eps, with eps ~ N(0, I) drawn from ``rng`` (default ``self.rng``) unless given.
+
+        ``eps`` may have leading sample axes, e.g. (k, batch, latent_dim) for k samples per example.
+        """
+        eps = self._draw_normal(mu.shape, rng) if eps is None else Tensor(np.asarray(eps, dtype=self.dtype))
+        if eps.shape[-mu.ndim:] != mu.shape:
+            raise ValueError(f"VAE.reparameterize: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
+        return mu + eps * (log_var * 0.5).exp()
+
+    def decode(self, z: Any) -> Tensor:
+        """The mean of p(x | z): the decoder's output (Gaussian) or sigmoid of its logits (Bernoulli)."""
+        out = self.decoder(z if isinstance(z, Tensor) else Tensor(np.asarray(z, dtype=self.dtype)))
+        return out.sigmoid() if self.likelihood == "bernoulli" else out
+
+    def forward(
+        self, x: Any, eps: Any = None, rng: np.random.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(decoder_output, mu, log_var, z)`` for one reparameterised sample.
+
+        ``decoder_output`` is the mean of p(x|z) for a Gaussian decoder and the logits for a Bernoulli one.
+        """
+        mu, log_var = self.encode(x)
+        z = self.reparameterize(mu, log_var, eps, rng)
+        return self.decoder(z), mu, log_var, z
+
+    # ---- densities (per example, summed over dimensions) ---------------------------------
+    @property
+    def recon_constant(self) -> float:
+        """What ``loss``'s reconstruction term leaves out of -log p(x|z): (D/2) log(pi) (Gaussian), 0 (Bernoulli)."""
+        return 0.5 * self.input_dim * math.log(math.pi) if self.likelihood == "gaussian" else 0.0
+
+    def _recon_error(self, x: Tensor, out: Tensor) -> Tensor:
+        """-log p(x | z) - recon_constant, summed over the last axis; ``out`` is the decoder's output."""
+        if self.likelihood == "bernoulli":
+            # -log Bernoulli(x; sigmoid(l)) = softplus(l) - x l: never takes log(0), for any logit.
+            return (out.softplus() - x * out).sum(axis=-1)
+        squared = (x - out) * (x - out)
+        if not self.learn_decoder_variance:
+            return squared.sum(axis=-1)  # sigma^2 = 1/2
+        log_var = soft_clamp(self.decoder_log_var)
+        # (x - m)^2 / (2 sigma^2) + log(2 sigma^2) / 2 = -log N(x; m, sigma^2) - log(pi) / 2
+        return (squared * (-log_var).exp() * 0.5 + (log_var + math.log(2.0)) * 0.5).sum(axis=-1)
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """log p(z), summed over the latent axis."""
+        if self.prior == "standard":
+            return ((z * z).sum(axis=-1) + self.latent_dim * _LOG_2PI) * -0.5
+        means, log_vars = self.prior_means, soft_clamp(self.prior_log_vars)
+        diff = z.unsqueeze(-2) - means  # (..., K, L)
+        log_components = ((diff * diff * (-log_vars).exp() + log_vars).sum(axis=-1) + self.latent_dim * _LOG_2PI) * -0.5
+        return (log_components + self.prior_logits.log_softmax()).logsumexp(axis=-1)
+
+    def _log_posterior(self, z: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
+        """log q(z | x), summed over the latent axis."""
+        diff = z - mu
+        return ((diff * diff * (-log_var).exp() + log_var).sum(axis=-1) + self.latent_dim * _LOG_2PI) * -0.5
+
+    def _kl(self, mu: Tensor, log_var: Tensor, z: Tensor) -> Tensor:
+        """KL(q(z|x) || p(z)) per example: closed form for N(0, I); one-sample estimate at ``z`` for a mixture."""
+        if self.prior == "standard":
+            return (log_var + 1.0 - mu * mu - log_var.exp()).sum(axis=-1) * -0.5
+        return self._log_posterior(z, mu, log_var) - self.log_prior(z)
+
+    def _log_weights(self, x: Tensor, k: int, eps: Any, rng: np.random.Generator | None) -> tuple[Tensor, ...]:
+        """log w_i = log p(x, z_i) - log q(z_i | x) for k samples per example, shape (k, batch), in nats.
+
+        Also returns the reconstruction error and the KL term of each sample (for reporting).
+        """
+        mu, log_var = self.encode(x)
+        if eps is None:
+            eps = self._draw_normal((k, *mu.shape), rng)
+        z = self.reparameterize(mu, log_var, eps)
+        recon = self._recon_error(x, self.decoder(z))
+        log_ratio = self.log_prior(z) - self._log_posterior(z, mu, log_var)
+        return -(recon + self.recon_constant) + log_ratio, recon, -log_ratio
+
+    # ---- objectives ------------------------------------------------------------------------
+    def loss(
+        self, x: Any, eps: Any = None, rng: np.random.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(total, recon, kl)``, scalar Tensors averaged over the batch (the notebook's convention).
+
+        recon = -log p(x|z) - recon_constant (the summed squared error for the fixed-variance Gaussian),
+        kl = KL(q(z|x) || p(z)), total = recon + beta * kl. With ``iw_samples`` k > 1, total is instead
+        -(IWAE bound) - recon_constant, and recon and kl are averaged over the k samples (for reporting).
+        ``eps`` (batch, latent_dim), or (k, batch, latent_dim) when k > 1, fixes the noise.
+        """
+        x = self._input(x, "loss")
+        if self.iw_samples > 1:
+            log_w, recon, kl = self._log_weights(x, self.iw_samples, eps, rng)
+            bound = log_w.logsumexp(axis=0) - math.log(self.iw_samples)
+            return -bound.mean() - self.recon_constant, recon.mean(), kl.mean()
+        out, mu, log_var, z = self.forward(x, eps, rng)
+        recon = self._recon_error(x, out).mean()
+        kl = self._kl(mu, log_var, z).mean()
+        return recon + kl * self.beta, recon, kl
+
+    @no_grad()
+    def elbo(self, x: Any, eps: Any = None, rng: np.random.Generator | None = None) -> np.ndarray:
+        """One-sample ELBO estimate per example, in nats: log p(x|z) - KL(q(z|x) || p(z)) (beta = 1)."""
+        x = self._input(x, "elbo")
+        out, mu, log_var, z = self.forward(x, eps, rng)
+        return -(self._recon_error(x, out) + self.recon_constant + self._kl(mu, log_var, z)).data
+
+    @no_grad()
+    def log_likelihood(
+        self, x: Any, k: int = 100, rng: np.random.Generator | None = None, eps: Any = None, batch_size: int = 256
+    ) -> np.ndarray:
+        r"""Importance-weighted estimate of log p(x) per example, in nats:
+
+            log p(x) ~ log (1/k) sum_{i=1..k} p(x, z_i) / q(z_i | x),   z_i ~ q(z | x),
+
+        computed with logsumexp so it cannot underflow. It is a lower bound in expectation that rises
+        with k towards log p(x) (Burda et al. 2016). ``eps`` of shape (k, n, latent_dim) fixes the noise.
+        """
+        x = self._input(x, "log_likelihood")
+        if not (isinstance(k, (int, np.integer)) and k >= 1):
+            raise ValueError(f"VAE.log_likelihood: k must be a positive int, got {k!r}")
+        if eps is not None and np.shape(eps) != (k, len(x), self.latent_dim):
+            raise ValueError(f"VAE.log_likelihood: eps must have shape {(k, len(x), self.latent_dim)}, "
+                             f"got {np.shape(eps)}")
+        rng = self.rng if rng is None else rng
+        result = np.empty(len(x), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            part = slice(start, start + batch_size)
+            log_w = self._log_weights(x[part], k, None if eps is None else np.asarray(eps)[:, part], rng)[0]
+            result[part] = (log_w.logsumexp(axis=0) - math.log(k)).data
+        return result
+
+    # ---- generation ------------------------------------------------------------------------
+    def sample_prior(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """``n`` draws z ~ p(z), shape (n, latent_dim)."""
+        rng = self.rng if rng is None else rng
+        eps = rng.standard_normal((n, self.latent_dim), dtype=self.dtype)
+        if self.prior == "standard":
+            return eps
+        weights = np.exp(self.prior_logits.log_softmax().data.astype(np.float64))
+        component = rng.choice(self.prior_components, size=n, p=weights / weights.sum())
+        std = np.exp(0.5 * soft_clamp(self.prior_log_vars).data)
+        return self.prior_means.data[component] + eps * std[component]
+
+    @no_grad()
+    def sample(self, n: int, rng: np.random.Generator | None = None, mean: bool = True) -> np.ndarray:
+        """``n`` samples, shape (n, input_dim): z ~ p(z), then the decoder mean (``mean=True``, as the notebook
+        draws them) or a draw x ~ p(x | z) (``mean=False``)."""
+        if not (isinstance(n, (int, np.integer)) and n >= 0):
+            raise ValueError(f"VAE.sample: n must be a non-negative int, got {n!r}")
+        rng = self.rng if rng is None else rng
+        means = self.decode(self.sample_prior(n, rng)).data
+        return means if mean else self._draw_likelihood(means, rng)
+
+    def _draw_likelihood(self, means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """x ~ p(x | z) given the decoder means."""
+        if self.likelihood == "bernoulli":
+            return (rng.random(means.shape) < means).astype(self.dtype)
+        log_var = soft_clamp(self.decoder_log_var).data if self.learn_decoder_variance else math.log(0.5)
+        return means + np.exp(0.5 * log_var) * rng.standard_normal(means.shape, dtype=self.dtype)
+
+    @no_grad()
+    def reconstruct(self, x: Any, eps: Any = None, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Decoder means at one sample z ~ q(z | x), shape (batch, input_dim), as the notebook's figure shows them."""
+        mu, log_var = self.encode(x)
+        return self.decode(self.reparameterize(mu, log_var, eps, rng)).data
