@@ -1,0 +1,172 @@
+"""Checkpoints as ``.npz`` files: crash-safe writes, no pickle, nested dicts.
+
+``save(obj, path)`` stores a module's (or optimizer's) ``state_dict()``, or
+any nested dict such as::
+
+    {"model": model.state_dict(), "optimizer": opt.state_dict(),
+     "epoch": 3, "rng": rng.bit_generator.state}
+
+Layout of the file: a standard NumPy ``.npz`` (a zip of ``.npy`` members).
+Nested keys are joined with ``"/"`` (``model/encoder.0.weight``); each array
+(or Tensor, stored as its array) is one member; everything else (Python
+numbers, bools, strings, None, lists, and dicts of those, e.g. a generator's
+state with its 128-bit integers) goes into one JSON document stored in the
+member ``__tinygrad_vae__``, together with a format tag and the key order.
+Reading never unpickles anything (``allow_pickle=False``).
+
+Crash safety: the file is written to a temporary file in the same folder,
+flushed and fsync'ed, then moved over ``path`` with ``os.replace`` (atomic on
+POSIX and Windows). An interrupted save leaves the previous checkpoint as it
+was, and removes its temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from typing import IO, Any
+
+import numpy as np
+
+from tinygrad_vae.tensor import Tensor
+
+SEPARATOR = "/"
+FORMAT = "tinygrad_vae.checkpoint"
+VERSION = 1
+_META_MEMBER = "__tinygrad_vae__"
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray], values: dict[str, Any],
+             order: list[str]) -> None:
+    """Split a nested dict into flat-keyed arrays and JSON values, recording the key order."""
+    for key, value in tree.items():
+        if not isinstance(key, str) or not key or SEPARATOR in key:
+            raise ValueError(f"save: keys must be non-empty strings without {SEPARATOR!r}, got {key!r} under {prefix!r}")
+        flat = prefix + key
+        if flat == _META_MEMBER:
+            raise ValueError(f"save: the key {_META_MEMBER!r} is reserved for the checkpoint's metadata")
+        if not isinstance(value, Mapping) and hasattr(value, "state_dict"):  # a Module or Optimizer
+            value = value.state_dict()
+        if isinstance(value, Mapping) and value:
+            _flatten(value, flat + SEPARATOR, arrays, values, order)
+            continue
+        if isinstance(value, Tensor):
+            value = value.data
+        if isinstance(value, np.generic):  # NumPy scalars keep their exact dtype as 0-d arrays
+            value = np.asarray(value)
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject or value.dtype.kind == "V":
+                raise TypeError(f"save: array at key {flat!r} has dtype {value.dtype}, which cannot be stored without pickle")
+            arrays[flat] = value
+        else:
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"save: value at key {flat!r} of type {type(value).__name__} is not supported ({error}); "
+                    f"expected arrays, Tensors, nested dicts, or JSON-able numbers, strings, lists and dicts"
+                ) from None
+            values[flat] = value
+        order.append(flat)
+
+
+def _write_npz(file: IO[bytes], arrays: dict[str, np.ndarray], meta: str, compress: bool) -> None:
+    """Write the members of an ``.npz`` (what ``np.savez`` does, without its reserved keyword ``file``)."""
+    compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(file, mode="w", compression=compression, allowZip64=True) as archive:
+        for key, array in {**arrays, _META_MEMBER: np.asarray(meta)}.items():
+            with archive.open(key + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def save(obj: Any, path: str | os.PathLike, compress: bool = False) -> None:
+    """Write ``obj`` (a Module/Optimizer, or a possibly nested dict of them and values) to ``path`` atomically.
+
+    ``path`` is used as given (no ``.npz`` is appended). ``compress=True``
+    deflates the members. Tuples are stored as JSON lists and come back as
+    lists; NumPy scalars come back as 0-d arrays.
+    """
+    state = obj.state_dict() if not isinstance(obj, Mapping) and hasattr(obj, "state_dict") else obj
+    if not isinstance(state, Mapping):
+        raise TypeError(f"save: expected a Module, an Optimizer or a dict, got {type(obj).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    values: dict[str, Any] = {}
+    order: list[str] = []
+    _flatten(state, "", arrays, values, order)
+    meta = json.dumps({"format": FORMAT, "version": VERSION, "order": order, "values": values})
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_npz(f, arrays, meta, compress)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable too (POSIX); folders cannot be opened this way on Windows."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _unflatten(flat: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key in order:
+        *parents, leaf = key.split(SEPARATOR)
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = flat[key]
+    return tree
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by ``save``: the same nested dict, arrays as ``np.ndarray``.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` (naming
+    the path) for a truncated or corrupt file, or one that is not a
+    tinygrad_vae checkpoint (e.g. a plain ``.npz``: read that with ``numpy.load``).
+    """
+    path = os.fspath(path)
+    try:
+        contents = np.load(path, allow_pickle=False)
+        if not isinstance(contents, np.lib.npyio.NpzFile):
+            raise ValueError(f"it holds a single {type(contents).__name__}, not an .npz archive")
+        with contents:
+            if _META_MEMBER not in contents.files:
+                raise ValueError(f"it has no {_META_MEMBER!r} member (a plain .npz? read it with numpy.load)")
+            members = {key: contents[key] for key in contents.files}
+        meta = json.loads(str(members.pop(_META_MEMBER)))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"its metadata does not carry the format tag {FORMAT!r}")
+        if meta.get("version") != VERSION:
+            raise ValueError(f"it has format version {meta.get('version')!r}; this library reads version {VERSION}")
+        flat = {**members, **meta["values"]}
+        order = meta["order"]
+        if set(order) != set(flat):
+            raise ValueError("its metadata does not list the same keys as the archive")
+    except FileNotFoundError:
+        raise
+    except (ValueError, EOFError, KeyError, OSError, zipfile.BadZipFile, struct.error) as error:
+        raise ValueError(f"load: {path} is not a readable tinygrad_vae checkpoint: {error}") from None
+    return _unflatten(flat, order)
