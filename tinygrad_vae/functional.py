@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae import tensor as _tensor
 from tinygrad_vae.ops import stack
-from tinygrad_vae.tensor import Tensor, gradients
+from tinygrad_vae.tensor import Tensor, enable_grad, gradients, is_grad_enabled
 
 
 def _argnums_tuple(argnums: int | tuple[int, ...]) -> tuple[int, ...]:
@@ -50,7 +49,7 @@ def _wants_higher_order(values: Sequence[Any]) -> bool:
     being differentiated) is a Tensor that requires grad: d/dy (df/dx) needs
     the backward pass for x recorded as a function of y.
     """
-    return _tensor.is_grad_enabled() and any(isinstance(v, Tensor) and v.requires_grad for v in values)
+    return is_grad_enabled() and any(isinstance(v, Tensor) and v.requires_grad for v in values)
 
 
 def _output(values: Sequence[Any], results: Sequence[Tensor]) -> list[Any]:
@@ -62,7 +61,7 @@ def _output(values: Sequence[Any], results: Sequence[Tensor]) -> list[Any]:
 
 def _call(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], where: str) -> Tensor:
     """Run ``f`` with recording on and check that it returned a Tensor."""
-    with _tensor.enable_grad():
+    with enable_grad():
         out = f(*args, **kwargs)
     if not isinstance(out, Tensor):
         raise TypeError(f"{where}: f must return a Tensor, got {type(out).__name__}")
@@ -106,7 +105,7 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0)
         if value.size != 1:
             raise TypeError(f"grad: f must return a Tensor with one element, got shape {value.shape}; "
                             f"use jacobian for vector outputs")
-        with _tensor.enable_grad():
+        with enable_grad():
             grads = gradients(value, inputs, create_graph=higher_order)
         value_out, *grads = _output(chosen, [value, *grads])
         if not isinstance(value_out, Tensor):
@@ -141,7 +140,7 @@ def jacobian(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Ca
         args, inputs, chosen = _select(args, argnums, "jacobian")
         out = _call(f, args, kwargs, "jacobian")
         rows: list[list[Tensor]] = [[] for _ in inputs]
-        with _tensor.enable_grad():
+        with enable_grad():
             for k in range(out.size):
                 unit = np.zeros(out.size, dtype=out.dtype)
                 unit[k] = 1.0
@@ -213,7 +212,7 @@ def vjp(f: Callable[..., Tensor], primals: Sequence[Any], cotangent: Any) -> tup
     v = cotangent if isinstance(cotangent, Tensor) else Tensor(np.asarray(cotangent, dtype=out.dtype))
     if v.shape != out.shape:
         raise ValueError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
-    with _tensor.enable_grad():
+    with enable_grad():
         grads = gradients(out, inputs, grad_output=v, create_graph=higher_order)
     out_value, *grads = _output([*primals, cotangent], [out, *grads])
     return out_value, tuple(grads)
@@ -240,7 +239,7 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     inputs = [_as_input(p) for p in primals]
     ts = _check_like("tangent", tangents, inputs, "primal", "jvp")
     out = _call(f, inputs, {}, "jvp")
-    with _tensor.enable_grad():
+    with enable_grad():
         u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)
         vjps = gradients(out, inputs, grad_output=u, create_graph=True)
         inner = sum(((g * t).sum() for g, t in zip(vjps, ts)))
@@ -264,7 +263,7 @@ def hvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     out = _call(f, inputs, {}, "hvp")
     if out.size != 1:
         raise TypeError(f"hvp: f must return a Tensor with one element, got shape {out.shape}")
-    with _tensor.enable_grad():
+    with enable_grad():
         grads = gradients(out, inputs, create_graph=True)
         inner = sum(((g * t).sum() for g, t in zip(grads, ts)))
         products = gradients(inner, inputs, create_graph=higher_order)
