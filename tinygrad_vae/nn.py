@@ -83,23 +83,34 @@ class Module:
         """Register Parameters and Modules (in assignment order); store anything else as a plain attribute.
 
         Parameters and submodules also live in the instance ``__dict__``, so
-        reading them is an ordinary (fast) attribute lookup.
+        reading them is an ordinary (fast) attribute lookup. As in PyTorch, a
+        registered parameter can only be replaced by a Parameter or None (so
+        ``self.w = self.w - lr * g`` cannot silently unregister it).
         """
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 f"{type(self).__name__}: cannot assign attribute {name!r} before Module.__init__() is called; "
                 f"call super().__init__() first in __init__"
             )
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        if name in self._parameters and not (value is None or isinstance(value, Parameter)):
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter {name!r} "
+                f"(a Parameter or None expected; update the array in place with .data[...] = ...)"
+            )
+        # Replacing a registered entry keeps its place in the order, as in PyTorch.
         if isinstance(value, Parameter):
+            self._modules.pop(name, None)
             if value.name is None:
                 value.name = name
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
             for _ in value.named_parameters(prefix=name):  # give its parameters dotted names
                 pass
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

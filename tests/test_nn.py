@@ -1,0 +1,469 @@
+"""Modules: registration, names, state dicts and their errors; Linear (forward, gradients, inits); Sequential."""
+
+import re
+
+import numpy as np
+import pytest
+
+from tinygrad_vae import init, nn
+from tinygrad_vae.gradcheck import gradcheck
+from tinygrad_vae.tensor import OpError, Tensor, get_default_dtype, set_default_dtype
+
+
+class Encoder(nn.Module):
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(2, 4, rng=rng)
+        self.mu = nn.Linear(4, 3, rng=rng)
+        self.scale = nn.Parameter(np.ones(3, dtype=np.float32))
+        self.note = "not a parameter"
+
+    def forward(self, x):
+        return self.mu(self.hidden(x).relu()) * self.scale
+
+
+class Model(nn.Module):
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.temperature = nn.Parameter(np.array(1.0, dtype=np.float32))
+        self.encoder = Encoder(rng)
+        self.decoder = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.ReLU(), nn.Linear(4, 2, rng=rng))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x)) * self.temperature
+
+
+EXPECTED_NAMES = [
+    "temperature",
+    "encoder.scale",
+    "encoder.hidden.weight", "encoder.hidden.bias",
+    "encoder.mu.weight", "encoder.mu.bias",
+    "decoder.0.weight", "decoder.0.bias",
+    "decoder.2.weight", "decoder.2.bias",
+]
+
+
+@pytest.fixture
+def float64_default():
+    previous = get_default_dtype()
+    set_default_dtype(np.float64)
+    yield
+    set_default_dtype(previous)
+
+
+# ---- Parameter --------------------------------------------------------------------
+
+
+def test_parameter_requires_grad_has_no_dict_and_shares_the_array():
+    data = np.zeros((2, 3), dtype=np.float32)
+    p = nn.Parameter(data)
+    assert p.requires_grad and p.is_leaf
+    assert p.data is data
+    assert not hasattr(p, "__dict__")
+    assert repr(p).startswith("Parameter([[0., 0., 0.]")
+    assert type(p * 2.0) is Tensor
+
+
+def test_parameter_rejects_integer_data():
+    with pytest.raises(TypeError, match="only float32 and float64 tensors can require grad, got dtype int64"):
+        nn.Parameter(np.arange(3))
+
+
+# ---- registration and traversal ------------------------------------------------------
+
+
+def test_named_parameters_order_and_dotted_names():
+    model = Model()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == EXPECTED_NAMES
+    for name, p in model.named_parameters():
+        assert p.name == name
+    assert [p for p in model.parameters()] == [p for _, p in model.named_parameters()]
+    assert model.num_parameters() == 1 + 3 + (2 * 4 + 4) + (4 * 3 + 3) + (3 * 4 + 4) + (4 * 2 + 2)
+
+
+def test_parameters_get_dotted_names_at_registration():
+    model = Model()  # nobody has called named_parameters yet
+    assert model.encoder.hidden.weight.name == "encoder.hidden.weight"
+    assert model.decoder[2].bias.name == "decoder.2.bias"
+
+
+def test_children_and_named_modules():
+    model = Model()
+    assert list(model.children()) == [model.encoder, model.decoder]
+    assert [name for name, _ in model.named_children()] == ["encoder", "decoder"]
+    names = [name for name, _ in model.named_modules()]
+    assert names == ["", "encoder", "encoder.hidden", "encoder.mu", "decoder", "decoder.0", "decoder.1", "decoder.2"]
+    assert next(iter(model.modules())) is model
+
+
+def test_reassignment_and_deletion_update_the_registry():
+    model = Model()
+    model.temperature = None  # a parameter replaced by a plain value is no longer registered
+    assert "temperature" not in [name for name, _ in model.named_parameters()]
+    model.extra = nn.Linear(1, 1)
+    assert [name for name, _ in model.named_children()] == ["encoder", "decoder", "extra"]
+    del model.extra
+    assert [name for name, _ in model.named_children()] == ["encoder", "decoder"]
+    assert not hasattr(model, "extra")
+    assert model.encoder.note == "not a parameter"
+
+
+def test_shared_parameter_listed_once_but_saved_under_each_name():
+    first = nn.Linear(2, 2, rng=np.random.default_rng(0))
+    second = nn.Linear(2, 2, rng=np.random.default_rng(1))
+    second.weight = first.weight
+    model = nn.Sequential(first, second)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_assigning_before_init_names_the_class():
+    class Forgetful(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match=r"Forgetful: cannot assign attribute 'layer' before Module.__init__"):
+        Forgetful()
+
+
+def test_forward_must_be_defined():
+    with pytest.raises(NotImplementedError, match="Module: subclasses of Module must define forward"):
+        nn.Module()(1)
+
+
+# ---- zero_grad and train/eval ----------------------------------------------------------
+
+
+def test_zero_grad_sets_every_grad_to_none():
+    model = Model()
+    model(np.ones((5, 2), dtype=np.float32)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_train_and_eval_propagate_to_every_submodule():
+    model = Model()
+    assert all(m.training for m in model.modules())
+    assert model.eval() is model
+    assert not any(m.training for m in model.modules())
+    model.decoder.train()
+    assert [m.training for m in model.modules()] == [False, False, False, False, True, True, True, True]
+    model.train()
+    assert all(m.training for m in model.modules())
+    with pytest.raises(TypeError, match="Model.train: mode must be a bool, got str"):
+        model.train("no")
+
+
+def test_apply_visits_children_before_parents():
+    model = Model()
+    visited = []
+    model.apply(lambda m: visited.append(m))
+    assert visited[-1] is model
+    assert visited.index(model.encoder.hidden) < visited.index(model.encoder)
+    assert len(visited) == 8
+
+
+# ---- state dicts -------------------------------------------------------------------------
+
+
+def test_state_dict_is_a_copy_with_dotted_keys():
+    model = Model()
+    state = model.state_dict()
+    assert list(state) == EXPECTED_NAMES
+    state["encoder.hidden.weight"][...] = 7.0
+    assert not np.any(model.encoder.hidden.weight.data == 7.0)
+
+
+def test_state_dict_round_trip_into_a_differently_initialized_model():
+    source, target = Model(seed=0), Model(seed=1)
+    x = np.random.default_rng(2).standard_normal((6, 2)).astype(np.float32)
+    assert not np.array_equal(source(x).data, target(x).data)
+    result = target.load_state_dict(source.state_dict())
+    assert result == nn.IncompatibleKeys([], [])
+    for (name, p), (_, q) in zip(source.named_parameters(), target.named_parameters()):
+        assert np.array_equal(p.data, q.data), name
+    assert np.array_equal(source(x).data, target(x).data)
+
+
+def test_load_state_dict_writes_in_place():
+    model = Model()
+    weight_array = model.encoder.hidden.weight.data
+    model.load_state_dict(Model(seed=3).state_dict())
+    assert model.encoder.hidden.weight.data is weight_array
+
+
+def test_load_state_dict_accepts_tensors():
+    model = Model()
+    state = {k: Tensor(v + 1) for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert np.array_equal(model.temperature.data, np.array(2.0, dtype=np.float32))
+
+
+def test_load_state_dict_missing_and_unexpected_keys():
+    model = Model()
+    state = model.state_dict()
+    del state["decoder.0.bias"]
+    state["decoder.9.weight"] = np.zeros(1, dtype=np.float32)
+    with pytest.raises(KeyError, match=re.escape(
+        "Model.load_state_dict: missing keys ['decoder.0.bias']; unexpected keys ['decoder.9.weight']"
+    )):
+        model.load_state_dict(state)
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["decoder.0.bias"]
+    assert result.unexpected_keys == ["decoder.9.weight"]
+
+
+def test_load_state_dict_only_missing_keys_message():
+    model = nn.Linear(2, 3)
+    with pytest.raises(KeyError, match=re.escape(
+        "Linear.load_state_dict: missing keys ['bias'] (the module has keys ['weight', 'bias'])"
+    )):
+        model.load_state_dict({"weight": np.zeros((2, 3), dtype=np.float32)})
+
+
+def test_load_state_dict_shape_mismatch_names_key_and_shapes():
+    model = Model()
+    state = model.state_dict()
+    state["encoder.mu.weight"] = np.zeros((3, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match=re.escape(
+        "Model.load_state_dict: for key 'encoder.mu.weight' expected shape (4, 3), got (3, 4)"
+    )):
+        model.load_state_dict(state)
+
+
+def test_load_state_dict_dtype_mismatch_names_key_and_dtypes():
+    model = Model()
+    state = model.state_dict()
+    state["decoder.2.bias"] = state["decoder.2.bias"].astype(np.float64)
+    with pytest.raises(TypeError, match=re.escape(
+        "Model.load_state_dict: for key 'decoder.2.bias' expected dtype float32, got float64"
+    )):
+        model.load_state_dict(state, strict=False)
+
+
+def test_failed_load_leaves_the_module_unchanged():
+    model = Model()
+    before = model.state_dict()
+    state = Model(seed=5).state_dict()
+    state["decoder.2.bias"] = np.zeros(7, dtype=np.float32)  # the last key is bad, the others fine
+    with pytest.raises(ValueError, match="decoder.2.bias"):
+        model.load_state_dict(state)
+    after = model.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_load_state_dict_rejects_non_mappings():
+    with pytest.raises(TypeError, match="Linear.load_state_dict: expected a mapping of names to arrays, got list"):
+        nn.Linear(1, 1).load_state_dict([1, 2])
+
+
+# ---- repr -------------------------------------------------------------------------------
+
+
+def test_repr_shows_the_tree():
+    assert repr(Model()) == (
+        "Model(\n"
+        "  (encoder): Encoder(\n"
+        "    (hidden): Linear(in_features=2, out_features=4, bias=True)\n"
+        "    (mu): Linear(in_features=4, out_features=3, bias=True)\n"
+        "  )\n"
+        "  (decoder): Sequential(\n"
+        "    (0): Linear(in_features=3, out_features=4, bias=True)\n"
+        "    (1): ReLU()\n"
+        "    (2): Linear(in_features=4, out_features=2, bias=True)\n"
+        "  )\n"
+        ")"
+    )
+    assert repr(nn.Linear(3, 1, bias=False)) == "Linear(in_features=3, out_features=1, bias=False)"
+
+
+# ---- Linear ----------------------------------------------------------------------------
+
+
+def test_linear_forward_matches_numpy():
+    rng = np.random.default_rng(0)
+    layer = nn.Linear(3, 5, rng=rng, dtype=np.float64)
+    layer.bias.data[...] = rng.standard_normal(5)
+    x = rng.standard_normal((7, 3))
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data + layer.bias.data, rtol=1e-12, atol=0)
+    x3 = rng.standard_normal((2, 4, 3))
+    np.testing.assert_allclose(layer(Tensor(x3)).data, x3 @ layer.weight.data + layer.bias.data, rtol=1e-12, atol=0)
+    assert layer.weight.shape == (3, 5) and layer.bias.shape == (5,)
+    assert np.array_equal(nn.Linear(3, 5).bias.data, np.zeros(5))
+
+
+def test_linear_uses_one_fused_affine_op():
+    layer = nn.Linear(2, 3)
+    out = layer(np.ones((4, 2), dtype=np.float32))
+    assert type(out._ctx).__name__ == "Affine"
+
+
+def test_linear_without_bias():
+    rng = np.random.default_rng(1)
+    layer = nn.Linear(3, 2, bias=False, rng=rng, dtype=np.float64)
+    assert layer.bias is None
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data, rtol=1e-12, atol=0)
+
+
+def test_linear_gradients_match_finite_differences():
+    rng = np.random.default_rng(2)
+    layer = nn.Linear(3, 4, rng=rng, dtype=np.float64)
+    x, b = rng.standard_normal((5, 3)), rng.standard_normal(4)
+
+    def fn(x_t, w_t, b_t):
+        # gradcheck differentiates its own copies of the inputs: put them in the layer's slots
+        # (object.__setattr__ bypasses the Parameter type check of Module.__setattr__).
+        object.__setattr__(layer, "weight", w_t)
+        object.__setattr__(layer, "bias", b_t)
+        return layer(x_t).tanh()
+
+    assert gradcheck(fn, [x, layer.weight.data.copy(), b], atol=1e-6, rtol=1e-6)
+
+
+def test_linear_parameter_gradients_via_backward_match_numpy():
+    rng = np.random.default_rng(3)
+    layer = nn.Linear(3, 2, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((6, 3))
+    g = rng.standard_normal((6, 2))
+    layer(x).backward(g)
+    np.testing.assert_allclose(layer.weight.grad.data, x.T @ g, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(layer.bias.grad.data, g.sum(axis=0), rtol=1e-12, atol=1e-15)
+
+
+def test_linear_wrong_input_width_names_layer_and_shapes():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(OpError, match=re.escape(
+        "Linear(in_features=3, out_features=2): expected input of shape (..., 3), got (4, 5)"
+    )):
+        layer(np.ones((4, 5), dtype=np.float32))
+    with pytest.raises(OpError, match=re.escape("expected input of shape (..., 3), got ()")):
+        layer(np.float32(1.0))
+
+
+def test_linear_dtype_default_and_explicit(float64_default):
+    assert nn.Linear(2, 2).weight.dtype == np.float64
+    assert nn.Linear(2, 2, dtype=np.float32).weight.dtype == np.float32
+    assert nn.Linear(2, 2, dtype=np.float32).bias.dtype == np.float32
+
+
+def test_linear_default_dtype_is_float32():
+    assert nn.Linear(2, 2).weight.dtype == np.float32
+
+
+def test_linear_bad_arguments():
+    with pytest.raises(ValueError, match="Linear: init must be one of \\['kaiming', 'normal', 'xavier'\\], got 'glorot'"):
+        nn.Linear(2, 2, init="glorot")
+    with pytest.raises(ValueError, match="Linear: in_features must be a positive int, got 0"):
+        nn.Linear(0, 2)
+    with pytest.raises(ValueError, match="Linear: out_features must be a positive int, got 2.5"):
+        nn.Linear(2, 2.5)
+
+
+def test_linear_same_seed_same_weights():
+    a = nn.Linear(4, 3, rng=np.random.default_rng(7))
+    b = nn.Linear(4, 3, rng=np.random.default_rng(7))
+    c = nn.Linear(4, 3, rng=np.random.default_rng(8))
+    assert np.array_equal(a.weight.data, b.weight.data)
+    assert not np.array_equal(a.weight.data, c.weight.data)
+
+
+# ---- initializers --------------------------------------------------------------------------
+# 400 x 500 = 200,000 samples. The sample mean of n draws with std s has standard error
+# s / sqrt(n); the sample std has relative standard error sqrt((kurtosis - 1) / n) / 2
+# (kurtosis 3 for a normal, 1.8 for a uniform). Tolerances are 5 standard errors.
+FAN_IN, FAN_OUT = 400, 500
+N = FAN_IN * FAN_OUT
+
+
+def _check_moments(w: np.ndarray, std: float, kurtosis: float) -> None:
+    assert abs(w.mean()) < 5 * std / np.sqrt(N)
+    assert abs(w.std() / std - 1) < 5 * np.sqrt((kurtosis - 1) / N) / 2
+
+
+@pytest.mark.parametrize("init_name, std, kurtosis", [
+    ("normal", 0.1, 3.0),
+    ("xavier", np.sqrt(2.0 / (FAN_IN + FAN_OUT)), 1.8),
+    ("kaiming", np.sqrt(2.0 / FAN_IN), 3.0),
+])
+def test_init_statistics(init_name, std, kurtosis):
+    layer = nn.Linear(FAN_IN, FAN_OUT, init=init_name, rng=np.random.default_rng(11), dtype=np.float64)
+    _check_moments(layer.weight.data, std, kurtosis)
+
+
+def test_normal_init_scale():
+    w = init.normal((FAN_IN, FAN_OUT), rng=np.random.default_rng(12), dtype=np.float64, scale=0.3)
+    _check_moments(w, 0.3, 3.0)
+
+
+def test_xavier_is_uniform_within_its_bound():
+    bound = np.sqrt(6.0 / (FAN_IN + FAN_OUT))
+    w = init.xavier_uniform((FAN_IN, FAN_OUT), rng=np.random.default_rng(13), dtype=np.float64)
+    assert np.abs(w).max() <= bound
+    # The top 1% of |w| reaches 99% of the bound (a normal with the same std would not).
+    assert np.quantile(np.abs(w), 0.99) > 0.98 * bound
+
+
+@pytest.mark.parametrize("fn", [init.normal, init.xavier_uniform, init.kaiming_normal])
+def test_init_dtypes_agree_up_to_rounding(fn):
+    w64 = fn((3, 4), rng=np.random.default_rng(5), dtype=np.float64)
+    w32 = fn((3, 4), rng=np.random.default_rng(5), dtype=np.float32)
+    assert w64.dtype == np.float64 and w32.dtype == np.float32
+    assert np.array_equal(w32, w64.astype(np.float32))
+
+
+def test_init_errors():
+    with pytest.raises(ValueError, match=re.escape("init.xavier_uniform: expected a 2-D weight shape (fan_in, fan_out) with positive sizes, got (3,)")):
+        init.xavier_uniform((3,))
+    with pytest.raises(TypeError, match="init.kaiming_normal: dtype must be float32 or float64, got int32"):
+        init.kaiming_normal((2, 2), dtype=np.int32)
+    with pytest.raises(TypeError, match="init.normal: rng must be a numpy.random.Generator or None, got RandomState"):
+        init.normal((2, 2), rng=np.random.RandomState(0))
+
+
+# ---- activations and Sequential -------------------------------------------------------------
+
+
+def test_activations_match_numpy():
+    x = np.linspace(-3, 3, 13)
+    np.testing.assert_allclose(nn.ReLU()(Tensor(x)).data, np.maximum(x, 0), rtol=0, atol=0)
+    np.testing.assert_allclose(nn.Sigmoid()(Tensor(x)).data, 1 / (1 + np.exp(-x)), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(nn.Tanh()(Tensor(x)).data, np.tanh(x), rtol=1e-14, atol=0)
+
+
+def test_sequential_container_protocol():
+    layers = [nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid()]
+    seq = nn.Sequential(*layers)
+    assert len(seq) == 4
+    assert list(seq) == layers
+    assert seq[0] is layers[0] and seq[-1] is layers[3]
+    assert [name for name, _ in seq.named_children()] == ["0", "1", "2", "3"]
+    tail = seq[1:3]
+    assert isinstance(tail, nn.Sequential) and list(tail) == layers[1:3]
+    with pytest.raises(IndexError, match="Sequential: index 4 is out of range for 4 modules"):
+        seq[4]
+    with pytest.raises(TypeError, match="Sequential: argument 1 must be a Module, got ufunc"):
+        nn.Sequential(nn.ReLU(), np.tanh)
+
+
+def test_sequential_forward_composes_in_order():
+    rng = np.random.default_rng(4)
+    first = nn.Linear(2, 3, rng=rng, dtype=np.float64)
+    second = nn.Linear(3, 1, rng=rng, dtype=np.float64)
+    seq = nn.Sequential(first, nn.Tanh(), second)
+    x = rng.standard_normal((5, 2))
+    expected = np.tanh(x @ first.weight.data) @ second.weight.data
+    np.testing.assert_allclose(seq(x).data, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_a_parameter_can_only_be_replaced_by_a_parameter_or_none():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="Linear: cannot assign Tensor to parameter 'weight' \\(a Parameter or None expected"):
+        layer.weight = layer.weight * 2.0
+    replacement = nn.Parameter(np.zeros((2, 2), dtype=np.float32))
+    layer.weight = replacement
+    assert dict(layer.named_parameters())["weight"] is replacement
