@@ -1,0 +1,216 @@
+"""Training a VAE: minibatch epochs, per-epoch history, progress lines, checkpoints and exact resume.
+
+A ``Trainer`` owns the model, an optimizer, a ``numpy.random.Generator``
+(which shuffles the data each epoch and draws the reparameterisation noise)
+and the history so far. ``fit(data, epochs)`` trains up to ``epochs`` epochs in
+total, so a resumed trainer continues towards the same target.
+
+A checkpoint (``save_checkpoint``, written atomically by
+``serialization.save``) holds everything the next epoch depends on: the
+model's parameters, the optimizer's state (Adam's moments and step counts),
+the number of epochs done, the generator states
+(``Generator.bit_generator.state``), the history and the configuration needed
+to rebuild model and optimizer. ``Trainer.from_checkpoint(path)`` rebuilds
+them, and training on from there gives bit-identical numbers to a run that
+was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae import serialization
+from tinygrad_vae.data import minibatches
+from tinygrad_vae.optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm_
+from tinygrad_vae.tensor import no_grad
+from tinygrad_vae.vae import VAE
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+HISTORY_KEYS = ("total", "recon", "kl")
+# Callback signature: callback(trainer, epoch, record) with record = {"total": ..., "recon": ..., "kl": ...}.
+Callback = Callable[["Trainer", int, dict[str, float]], None]
+
+
+def progress_line(epoch: int, epochs: int, record: dict[str, float]) -> str:
+    """The notebook's progress report: ``Epoch 100/500, Loss: 2.5163, Recon: 1.4937, KL: 1.0226``."""
+    return f"Epoch {epoch}/{epochs}, Loss: {record['total']:.4f}, Recon: {record['recon']:.4f}, KL: {record['kl']:.4f}"
+
+
+class Trainer:
+    """Minibatch training of a ``VAE`` with one of ``OPTIMIZERS``.
+
+    ``Trainer(model, optimizer="adam", lr=1e-3, batch_size=64, rng=None, clip_norm=None, **optimizer_kwargs)``
+
+    ``rng`` defaults to ``model.rng``, so a single seeded generator drives the
+    initial weights, the shuffling and the noise, as the notebook's global
+    random state did. ``clip_norm`` rescales each step's gradients to that
+    global L2 norm at most. Extra keyword arguments go to the optimizer
+    (e.g. ``momentum=0.9`` for SGD, ``weight_decay``).
+    """
+
+    def __init__(
+        self,
+        model: VAE,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        rng: np.random.Generator | None = None,
+        clip_norm: float | None = None,
+        **optimizer_kwargs: Any,
+    ) -> None:
+        if not isinstance(model, VAE):
+            raise TypeError(f"Trainer: model must be a VAE, got {type(model).__name__}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"Trainer: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"Trainer: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+        if clip_norm is not None and not clip_norm > 0:
+            raise ValueError(f"Trainer: clip_norm must be positive or None, got {clip_norm!r}")
+        self.model = model
+        self.optimizer_name, self.lr, self.optimizer_kwargs = optimizer, float(lr), dict(optimizer_kwargs)
+        self.optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **optimizer_kwargs)
+        self.batch_size, self.clip_norm = int(batch_size), clip_norm
+        self.rng = model.rng if rng is None else rng
+        self.epoch = 0  # epochs completed
+        self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+
+    def config(self) -> dict[str, Any]:
+        """What ``from_checkpoint`` needs to rebuild the model and the optimizer."""
+        return {
+            "model": self.model.config(), "optimizer": self.optimizer_name, "lr": self.lr,
+            "optimizer_kwargs": self.optimizer_kwargs, "batch_size": self.batch_size,
+            "clip_norm": self.clip_norm, "rng_is_model_rng": self.rng is self.model.rng,
+        }
+
+    # ---- training ------------------------------------------------------------------------
+    def _check_data(self, data: Any, where: str) -> np.ndarray:
+        array = np.asarray(data)
+        if array.ndim != 2 or array.shape[1] != self.model.input_dim or len(array) == 0:
+            raise ValueError(f"Trainer.{where}: expected data of shape (n, {self.model.input_dim}) with n >= 1, "
+                             f"got {array.shape}")
+        return array.astype(self.model.dtype, copy=False)
+
+    def train_epoch(self, data: Any) -> dict[str, float]:
+        """One pass over ``data`` (shuffled by ``self.rng``) with one optimizer step per batch.
+
+        Returns the batch means of the loss terms (the notebook's epoch numbers) and appends them
+        to ``history``.
+        """
+        data = self._check_data(data, "train_epoch")
+        sums = dict.fromkeys(HISTORY_KEYS, 0.0)
+        n_batches = 0
+        for batch in minibatches(data, batch_size=self.batch_size, rng=self.rng):
+            self.optimizer.zero_grad()
+            total, recon, kl = self.model.loss(batch, rng=self.rng)
+            total.backward()
+            if self.clip_norm is not None:
+                clip_grad_norm_(self.optimizer.params, self.clip_norm)
+            self.optimizer.step()
+            for key, value in zip(HISTORY_KEYS, (total, recon, kl)):
+                sums[key] += value.item()
+            n_batches += 1
+        record = {key: value / n_batches for key, value in sums.items()}
+        for key in HISTORY_KEYS:
+            self.history[key].append(record[key])
+        self.epoch += 1
+        return record
+
+    def fit(
+        self,
+        data: Any,
+        epochs: int,
+        callback: Callback | None = None,
+        log_every: int | None = 100,
+        print_fn: Callable[[str], None] = print,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+    ) -> dict[str, list[float]]:
+        """Train until ``epochs`` epochs are done in total (a resumed trainer continues where it stopped).
+
+        After each epoch: ``callback(trainer, epoch, record)`` if given; a progress line
+        (``progress_line``) through ``print_fn`` every ``log_every`` epochs (None: never); a checkpoint
+        at ``checkpoint_path`` every ``checkpoint_every`` epochs and after the last one. Returns the
+        history: lists of per-epoch mean total, recon and kl, from the first epoch on.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
+        for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"Trainer.fit: {name} must be a positive int or None, got {value!r}")
+        if checkpoint_every is not None and checkpoint_path is None:
+            raise ValueError("Trainer.fit: checkpoint_every needs a checkpoint_path")
+        data = self._check_data(data, "fit")
+        while self.epoch < epochs:
+            record = self.train_epoch(data)
+            if callback is not None:
+                callback(self, self.epoch, record)
+            if log_every is not None and self.epoch % log_every == 0:
+                print_fn(progress_line(self.epoch, epochs, record))
+            if checkpoint_path is not None and (self.epoch == epochs or (
+                    checkpoint_every is not None and self.epoch % checkpoint_every == 0)):
+                self.save_checkpoint(checkpoint_path)
+        return self.history
+
+    @no_grad()
+    def evaluate(self, data: Any, rng: np.random.Generator | None = None) -> dict[str, float]:
+        """Mean total, recon and kl of ``model.loss`` over ``data`` in batches, without training.
+
+        The noise comes from ``rng`` (default: a new generator seeded 0), never from ``self.rng``,
+        so evaluating does not change the training run.
+        """
+        data = self._check_data(data, "evaluate")
+        rng = np.random.default_rng(0) if rng is None else rng
+        sums = dict.fromkeys(HISTORY_KEYS, 0.0)
+        for batch in minibatches(data, batch_size=self.batch_size, shuffle=False):
+            for key, value in zip(HISTORY_KEYS, self.model.loss(batch, rng=rng)):
+                sums[key] += value.item() * len(batch)
+        return {key: value / len(data) for key, value in sums.items()}
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint holds: model, optimizer, epoch, generator states, history, config."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "rng": self.rng.bit_generator.state,
+            "model_rng": self.model.rng.bit_generator.state,
+            "history": {key: list(values) for key, values in self.history.items()},
+            "config": self.config(),
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write ``state_dict()`` to ``path`` atomically (a crash mid-write keeps the previous file)."""
+        serialization.save(self.state_dict(), path)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` (e.g. from ``serialization.load``) into this trainer and its model."""
+        for key in ("model", "optimizer", "epoch", "rng", "model_rng", "history"):
+            if key not in state:
+                raise KeyError(f"Trainer.load_state_dict: missing key {key!r} (expected a Trainer checkpoint)")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.model.rng.bit_generator.state = state["model_rng"]
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch = int(state["epoch"])
+        self.history = {key: [float(v) for v in values] for key, values in state["history"].items()}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike) -> Trainer:
+        """Rebuild model, optimizer and generators from a checkpoint file, ready to ``fit`` on."""
+        state = serialization.load(path)
+        if "config" not in state:
+            raise KeyError(f"Trainer.from_checkpoint: {os.fspath(path)} has no 'config' (not a Trainer checkpoint)")
+        config = state["config"]
+        model = VAE(**config["model"], rng=np.random.default_rng())
+        rng = None if config["rng_is_model_rng"] else np.random.default_rng()
+        trainer = cls(model, optimizer=config["optimizer"], lr=config["lr"], batch_size=config["batch_size"],
+                      rng=rng, clip_norm=config["clip_norm"], **config.get("optimizer_kwargs", {}))
+        trainer.load_state_dict(state)
+        return trainer
