@@ -28,6 +28,7 @@ import os
 import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -39,6 +40,7 @@ SEPARATOR = "/"
 FORMAT = "tinygrad_vae.checkpoint"
 VERSION = 1
 _META_MEMBER = "__tinygrad_vae__"
+_ZIP_SIGNATURE = b"PK\x03\x04"  # every non-empty zip archive starts with a local file header
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray], values: dict[str, Any],
@@ -148,14 +150,20 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     tinygrad_vae checkpoint (e.g. a plain ``.npz``: read that with ``numpy.load``).
     """
     path = os.fspath(path)
+    with open(path, "rb") as f:
+        signature = f.read(4)
     try:
-        contents = np.load(path, allow_pickle=False)
-        if not isinstance(contents, np.lib.npyio.NpzFile):
-            raise ValueError(f"it holds a single {type(contents).__name__}, not an .npz archive")
-        with contents:
-            if _META_MEMBER not in contents.files:
-                raise ValueError(f"it has no {_META_MEMBER!r} member (a plain .npz? read it with numpy.load)")
-            members = {key: contents[key] for key in contents.files}
+        if not signature:
+            raise ValueError("the file is empty")
+        if signature != _ZIP_SIGNATURE:
+            raise ValueError(f"it is not an .npz (zip) archive: it starts with {signature!r}, not {_ZIP_SIGNATURE!r}")
+        try:
+            with np.load(path, allow_pickle=False) as contents:
+                if _META_MEMBER not in contents.files:
+                    raise ValueError(f"it has no {_META_MEMBER!r} member (a plain .npz? read it with numpy.load)")
+                members = {key: contents[key] for key in contents.files}
+        except (EOFError, zipfile.BadZipFile, struct.error, zlib.error) as error:
+            raise ValueError(f"truncated or corrupt archive ({error})") from None
         meta = json.loads(str(members.pop(_META_MEMBER)))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"its metadata does not carry the format tag {FORMAT!r}")
@@ -165,8 +173,6 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         order = meta["order"]
         if set(order) != set(flat):
             raise ValueError("its metadata does not list the same keys as the archive")
-    except FileNotFoundError:
-        raise
-    except (ValueError, EOFError, KeyError, OSError, zipfile.BadZipFile, struct.error) as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"load: {path} is not a readable tinygrad_vae checkpoint: {error}") from None
     return _unflatten(flat, order)
