@@ -148,6 +148,8 @@ class PowScalar(Function):
         c = self.exponent
         if c == 2:
             return (grad * a * 2.0,)
+        if c in (0, 1):  # constant derivative: via a ** (c - 1) the next derivative would be 0 * 0**-1 = NaN at 0
+            return (grad * float(c),)
         return (grad * (a ** (c - 1)) * c,)
 
 

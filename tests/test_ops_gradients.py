@@ -1,0 +1,587 @@
+"""Every op of the engine, from one catalogue: forward against NumPy, first and second derivatives.
+
+``CATALOGUE`` lists each op with the NumPy function it must agree with and
+how to draw its inputs: shapes (broadcasting pairs for binary ops), values
+kept away from the op's kinks, poles and ties by construction (see
+``tinygrad_vae.testing``), and its parameters (axes, keepdims, exponents,
+indices). Hypothesis then drives four checks over the whole table:
+
+* the forward pass agrees with NumPy;
+* ``gradcheck``: every first derivative agrees with central differences;
+* ``gradgradcheck``: every gradient rule is itself correctly differentiable
+  (the piecewise-linear ops too: away from their kinks the second
+  derivative is 0, and the rule must give 0);
+* float32 inputs give float32 outputs and float32 gradients.
+
+Below the catalogue: the documented conventions at non-differentiable points
+and the numerically delicate cases (|x| = 1000, huge and all -inf logsumexp).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_vae import (
+    Tensor,
+    affine,
+    concatenate,
+    gradcheck,
+    gradgradcheck,
+    log_sigmoid,
+    log_softmax,
+    matmul,
+    maximum,
+    minimum,
+    softmax,
+    stack,
+    where,
+)
+from tinygrad_vae.testing import (
+    arrays,
+    away_from,
+    away_from_zero,
+    broadcastable_shapes,
+    distinct_arrays,
+    positive_arrays,
+    shapes,
+)
+
+SIDE = 3  # longest axis drawn: the full Jacobians of gradgradcheck grow with the square of the size
+Shape = tuple[int, ...]
+Values = Callable[[Shape], st.SearchStrategy[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One drawn input: the differentiable arrays and the op's other parameters."""
+
+    arrays: tuple[np.ndarray, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """A row of the catalogue.
+
+    ``fn(*tensors, **params)`` runs the op on Tensors, ``reference(*arrays,
+    **params)`` is an independent NumPy formula for its forward value, and
+    ``inputs`` draws a ``Call`` from a domain where the op is smooth.
+    """
+
+    name: str
+    fn: Callable[..., Tensor]
+    reference: Callable[..., Any]
+    inputs: st.SearchStrategy[Call]
+    keeps_dtype: bool = True  # False only for astype, whose job is to change it
+
+
+# --------------------------------------------------------------------------
+# input strategies
+# --------------------------------------------------------------------------
+
+
+def any_shape(min_dims: int = 0, min_side: int = 1) -> st.SearchStrategy[Shape]:
+    return shapes(min_dims=min_dims, max_dims=3, min_side=min_side, max_side=SIDE)
+
+
+def no_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    return st.just({})
+
+
+@st.composite
+def unary(
+    draw: Callable,
+    values: Values = arrays,
+    shape: st.SearchStrategy[Shape] | None = None,
+    params: Callable[[Shape], st.SearchStrategy[dict[str, Any]]] = no_params,
+) -> Call:
+    """One array of a drawn shape; ``params`` may depend on the shape (axes, indices)."""
+    s = draw(shape if shape is not None else any_shape())
+    return Call((draw(values(s)),), draw(params(s)))
+
+
+@st.composite
+def binary(draw: Callable, left: Values = arrays, right: Values = arrays) -> Call:
+    """Two arrays whose shapes broadcast together (size-1 and missing leading axes included)."""
+    sa, sb = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))
+    return Call((draw(left(sa)), draw(right(sb))))
+
+
+@st.composite
+def separated_pair(draw: Callable) -> Call:
+    """Two broadcastable arrays with no element of one equal (or close) to any element of the other."""
+    sa, sb = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))
+    flat = draw(distinct_arrays((int(np.prod(sa)) + int(np.prod(sb)),)))
+    return Call((flat[: int(np.prod(sa))].reshape(sa), flat[int(np.prod(sa)):].reshape(sb)))
+
+
+@st.composite
+def axis_choice(draw: Callable, ndim: int) -> int | tuple[int, ...] | None:
+    """None, one axis (maybe negative) or a tuple of distinct axes."""
+    if ndim == 0:
+        return None
+    kind = draw(st.sampled_from(["all", "int", "tuple"]))
+    if kind == "all":
+        return None
+    if kind == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    return tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+
+
+def reduction_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"axis": axis_choice(len(shape)), "keepdims": st.booleans()})
+
+
+def one_axis(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"axis": st.integers(-len(shape), len(shape) - 1)})
+
+
+def exponents(*values: float) -> Callable[[Shape], st.SearchStrategy[dict[str, Any]]]:
+    return lambda shape: st.fixed_dictionaries({"exponent": st.sampled_from(values)})
+
+
+def distinct(shape: Shape) -> st.SearchStrategy[np.ndarray]:
+    return distinct_arrays(shape)
+
+
+def kinks_at(*points: float) -> Values:
+    return lambda shape: away_from(shape, points)
+
+
+@st.composite
+def matmul_inputs(draw: Callable, left_dims: int, right_dims: int) -> Call:
+    """Operands for ``a @ b``: 1-D vectors, matrices, or (for dims 3) batches whose leading axes broadcast."""
+    n, k, m = (draw(st.integers(1, SIDE)) for _ in range(3))
+    batch_a, batch_b = draw(broadcastable_shapes(n=2, max_dims=2, max_side=2))
+    a_shape = {1: (k,), 2: (n, k), 3: batch_a + (n, k)}[left_dims]
+    b_shape = {1: (k,), 2: (k, m), 3: batch_b + (k, m)}[right_dims]
+    return Call((draw(arrays(a_shape)), draw(arrays(b_shape))))
+
+
+@st.composite
+def affine_inputs(draw: Callable) -> Call:
+    batch = draw(shapes(min_dims=0, max_dims=2, max_side=SIDE))
+    n_in, n_out = draw(st.integers(1, SIDE)), draw(st.integers(1, SIDE))
+    bias_shape = draw(st.sampled_from([(n_out,), ()]))
+    return Call((draw(arrays(batch + (n_in,))), draw(arrays((n_in, n_out))), draw(arrays(bias_shape))))
+
+
+@st.composite
+def where_inputs(draw: Callable) -> Call:
+    sc, sa, sb = draw(broadcastable_shapes(n=3, max_dims=3, max_side=SIDE))
+    cond = draw(hnp.arrays(np.bool_, sc))
+    return Call((draw(arrays(sa)), draw(arrays(sb))), {"cond": cond})
+
+
+def reshape_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    """The same sides in another order, maybe one of them inferred (-1), maybe with a new axis of 1."""
+
+    @st.composite
+    def target(draw: Callable) -> dict[str, Any]:
+        sides = list(draw(st.permutations(shape))) + [1] * draw(st.integers(0, 1))
+        if sides and draw(st.booleans()):
+            sides[draw(st.integers(0, len(sides) - 1))] = -1
+        return {"shape": tuple(sides)}
+
+    return target()
+
+
+def permutation(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    return st.permutations(range(len(shape))).map(lambda p: {"axes": tuple(p)})
+
+
+@st.composite
+def broadcast_to_inputs(draw: Callable) -> Call:
+    small, other = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))
+    return Call((draw(arrays(small)),), {"shape": np.broadcast_shapes(small, other)})
+
+
+@st.composite
+def squeeze_inputs(draw: Callable) -> Call:
+    """Shapes with some axes of length 1; squeeze all of them, or some named ones."""
+    shape = draw(any_shape())
+    shape = tuple(1 if draw(st.booleans()) else n for n in shape)
+    ones = [i for i, n in enumerate(shape) if n == 1]
+    named = draw(st.lists(st.sampled_from(ones), unique=True)) if ones else []
+    axis = None if not named else named[0] if len(named) == 1 else tuple(named)
+    return Call((draw(arrays(shape)),), {"axis": axis})
+
+
+def unsqueeze_axis(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"axis": st.integers(-len(shape) - 1, len(shape))})
+
+
+def slices(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    """Basic indexing: a slice (steps of either sign) per leading axis, or an int."""
+    per_axis = [
+        st.one_of(
+            st.builds(slice, st.integers(-n, n) | st.none(), st.integers(-n, n) | st.none(),
+                      st.sampled_from([1, 2, -1, None])),
+            st.integers(-n, n - 1),
+        )
+        for n in shape
+    ]
+    return st.tuples(*per_axis).map(lambda index: {"index": index})
+
+
+@st.composite
+def repeated_indices(draw: Callable, n: int) -> np.ndarray:
+    """An integer index array into an axis of length ``n`` that selects one element at least twice."""
+    picks = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))
+    index = np.asarray(picks + [picks[0]])
+    return index.reshape(draw(st.sampled_from([(index.size,), (1, index.size)])))
+
+
+def integer_array_index(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    """x[idx] or x[:, idx] (with ndim >= 2), idx holding repeats, so gradients must add up."""
+    axis = st.integers(0, min(1, len(shape) - 1))
+    return axis.flatmap(
+        lambda a: repeated_indices(shape[a]).map(lambda idx: {"index": (slice(None),) * a + (idx,)})
+    )
+
+
+def boolean_mask(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
+    """A mask over the whole tensor or over its first axis."""
+    mask_shape = st.sampled_from([shape, shape[:1]])
+    return mask_shape.flatmap(lambda s: hnp.arrays(np.bool_, s)).map(lambda m: {"index": m})
+
+
+@st.composite
+def concatenate_inputs(draw: Callable) -> Call:
+    shape = draw(any_shape(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    pieces = []
+    for _ in range(draw(st.integers(1, 3))):
+        piece_shape = list(shape)
+        piece_shape[axis] = draw(st.integers(1, SIDE))
+        pieces.append(draw(arrays(tuple(piece_shape))))
+    return Call(tuple(pieces), {"axis": axis})
+
+
+@st.composite
+def stack_inputs(draw: Callable) -> Call:
+    shape = draw(any_shape())
+    count = draw(st.integers(1, 3))
+    return Call(tuple(draw(arrays(shape)) for _ in range(count)),
+                {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+
+
+# --------------------------------------------------------------------------
+# NumPy references (written directly from the definitions, not the engine's stable forms)
+# --------------------------------------------------------------------------
+
+
+def np_sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def np_logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)
+
+
+def np_clip(x: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+    return np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+CLIP_BOUNDS = [(-1.0, 1.0), (None, 1.0), (-1.0, None)]
+
+CATALOGUE: list[OpCase] = [
+    # elementwise arithmetic, broadcasting
+    OpCase("add", lambda a, b: a + b, np.add, binary()),
+    OpCase("sub", lambda a, b: a - b, np.subtract, binary()),
+    OpCase("mul", lambda a, b: a * b, np.multiply, binary()),
+    OpCase("truediv", lambda a, b: a / b, np.divide, binary(right=lambda s: away_from_zero(s, margin=0.5))),
+    OpCase("neg", lambda a: -a, np.negative, unary()),
+    OpCase("radd_scalar", lambda a: 2.5 + a, lambda a: 2.5 + a, unary()),
+    OpCase("rsub_scalar", lambda a: 1.5 - a, lambda a: 1.5 - a, unary()),
+    OpCase("rtruediv_scalar", lambda a: 2.0 / a, lambda a: 2.0 / a,
+           unary(values=lambda s: away_from_zero(s, margin=0.5))),
+    OpCase("pow_integer_exponent", lambda a, exponent: a**exponent, lambda a, exponent: np.power(a, exponent),
+           unary(params=exponents(0, 1, 2, 3))),
+    OpCase("pow_real_exponent", lambda a, exponent: a**exponent, lambda a, exponent: np.power(a, exponent),
+           unary(values=positive_arrays, params=exponents(0.5, -1.5, 2.5, -1.0))),
+    OpCase("pow_tensor_exponent", lambda a, b: a**b, np.power,
+           binary(left=lambda s: positive_arrays(s, low=0.5, high=2.5), right=lambda s: arrays(s, -2.0, 2.0))),
+    OpCase("rpow_scalar_base", lambda a: 2.0**a, lambda a: 2.0**a, unary()),
+    OpCase("maximum", maximum, np.maximum, separated_pair()),
+    OpCase("minimum", minimum, np.minimum, separated_pair()),
+    OpCase("maximum_method_scalar", lambda a: a.maximum(0.5), lambda a: np.maximum(a, 0.5),
+           unary(values=kinks_at(0.5))),
+    OpCase("minimum_method", lambda a, b: a.minimum(b), np.minimum, separated_pair()),
+    OpCase("where", lambda a, b, cond: where(cond, a, b), lambda a, b, cond: np.where(cond, a, b), where_inputs()),
+    OpCase("clip", lambda a, lo, hi: a.clip(lo, hi), np_clip,
+           unary(values=kinks_at(-1.0, 1.0),
+                 params=lambda s: st.sampled_from(CLIP_BOUNDS).map(lambda b: {"lo": b[0], "hi": b[1]}))),
+    OpCase("astype_float64", lambda a: a.astype(np.float64), lambda a: a.astype(np.float64), unary(),
+           keeps_dtype=False),
+    # elementwise functions
+    OpCase("exp", lambda a: a.exp(), np.exp, unary()),
+    OpCase("log", lambda a: a.log(), np.log, unary(values=positive_arrays)),
+    OpCase("sqrt", lambda a: a.sqrt(), np.sqrt, unary(values=positive_arrays)),
+    OpCase("abs", lambda a: a.abs(), np.abs, unary(values=away_from_zero)),
+    OpCase("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0.0), unary(values=away_from_zero)),
+    OpCase("leaky_relu", lambda a, slope: a.leaky_relu(slope), lambda a, slope: np.where(a > 0, a, slope * a),
+           unary(values=away_from_zero,
+                 params=lambda s: st.sampled_from([0.01, 0.2]).map(lambda v: {"slope": v}))),
+    OpCase("sigmoid", lambda a: a.sigmoid(), np_sigmoid, unary(values=lambda s: arrays(s, -6.0, 6.0))),
+    OpCase("tanh", lambda a: a.tanh(), np.tanh, unary()),
+    OpCase("softplus", lambda a: a.softplus(), lambda a: np.log(1.0 + np.exp(a)),
+           unary(values=lambda s: arrays(s, -6.0, 6.0))),
+    OpCase("log_sigmoid", lambda a: a.log_sigmoid(), lambda a: np.log(np_sigmoid(a)),
+           unary(values=lambda s: arrays(s, -6.0, 6.0))),
+    OpCase("log_sigmoid_function", log_sigmoid, lambda a: -np.log(1.0 + np.exp(-a)), unary()),
+    # reductions over None, an int axis or a tuple of axes, keepdims both ways
+    OpCase("sum", lambda a, **p: a.sum(**p), np.sum, unary(params=reduction_params)),
+    OpCase("mean", lambda a, **p: a.mean(**p), np.mean, unary(params=reduction_params)),
+    OpCase("max", lambda a, **p: a.max(**p), np.max, unary(values=distinct, params=reduction_params)),
+    OpCase("min", lambda a, **p: a.min(**p), np.min, unary(values=distinct, params=reduction_params)),
+    OpCase("var", lambda a, correction, **p: a.var(correction=correction, **p),
+           lambda a, correction, **p: np.var(a, ddof=correction, **p),
+           unary(shape=any_shape(min_dims=1, min_side=2),
+                 params=lambda s: st.fixed_dictionaries(
+                     {"axis": axis_choice(len(s)), "keepdims": st.booleans(), "correction": st.sampled_from([0, 1])}))),
+    OpCase("logsumexp", lambda a, **p: a.logsumexp(**p), np_logsumexp, unary(params=reduction_params)),
+    OpCase("softmax", lambda a, axis: a.softmax(axis), np_softmax, unary(shape=any_shape(1), params=one_axis)),
+    OpCase("softmax_function", lambda a, axis: softmax(a, axis), np_softmax,
+           unary(shape=any_shape(1), params=one_axis)),
+    OpCase("log_softmax", lambda a, axis: a.log_softmax(axis), lambda a, axis: np.log(np_softmax(a, axis)),
+           unary(shape=any_shape(1), params=one_axis)),
+    OpCase("log_softmax_function", lambda a, axis: log_softmax(a, axis), lambda a, axis: np.log(np_softmax(a, axis)),
+           unary(shape=any_shape(1), params=one_axis)),
+    # linear algebra
+    OpCase("matmul_vector_vector", lambda a, b: a @ b, np.matmul, matmul_inputs(1, 1)),
+    OpCase("matmul_vector_matrix", lambda a, b: a @ b, np.matmul, matmul_inputs(1, 2)),
+    OpCase("matmul_matrix_vector", lambda a, b: a @ b, np.matmul, matmul_inputs(2, 1)),
+    OpCase("matmul_matrix_matrix", matmul, np.matmul, matmul_inputs(2, 2)),
+    OpCase("matmul_batched_broadcast", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 3)),
+    OpCase("matmul_batch_matrix", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 2)),
+    OpCase("matmul_vector_batch", lambda a, b: a @ b, np.matmul, matmul_inputs(1, 3)),
+    OpCase("affine", affine, lambda x, w, b: x @ w + b, affine_inputs()),
+    # shapes
+    OpCase("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape),
+           unary(params=reshape_params)),
+    OpCase("flatten", lambda a: a.flatten(), lambda a: a.reshape(-1), unary()),
+    OpCase("transpose", lambda a, axes: a.transpose(axes), np.transpose, unary(params=permutation)),
+    OpCase("transpose_reverse", lambda a: a.transpose(), np.transpose, unary()),
+    OpCase("permute", lambda a, axes: a.permute(*axes), np.transpose, unary(params=permutation)),
+    OpCase("T", lambda a: a.T, lambda a: a.T, unary()),
+    OpCase("mT", lambda a: a.mT, lambda a: np.swapaxes(a, -1, -2), unary(shape=any_shape(min_dims=2))),
+    OpCase("broadcast_to", lambda a, shape: a.broadcast_to(shape), np.broadcast_to, broadcast_to_inputs()),
+    OpCase("squeeze", lambda a, axis: a.squeeze(axis), lambda a, axis: np.squeeze(a, axis), squeeze_inputs()),
+    OpCase("unsqueeze", lambda a, axis: a.unsqueeze(axis), np.expand_dims, unary(params=unsqueeze_axis)),
+    OpCase("getitem_slices", lambda a, index: a[index], lambda a, index: a[index],
+           unary(shape=any_shape(1), params=slices)),
+    OpCase("getitem_repeated_integers", lambda a, index: a[index], lambda a, index: a[index],
+           unary(shape=any_shape(1), params=integer_array_index)),
+    OpCase("getitem_boolean_mask", lambda a, index: a[index], lambda a, index: a[index],
+           unary(shape=any_shape(1), params=boolean_mask)),
+    OpCase("getitem_tensor_index", lambda a, index: a[Tensor(index)], lambda a, index: a[index],
+           unary(shape=any_shape(1), params=lambda s: repeated_indices(s[0]).map(lambda i: {"index": i}))),
+    OpCase("concatenate", lambda *a, axis: concatenate(a, axis=axis), lambda *a, axis: np.concatenate(a, axis=axis),
+           concatenate_inputs()),
+    OpCase("stack", lambda *a, axis: stack(a, axis=axis), lambda *a, axis: np.stack(a, axis=axis), stack_inputs()),
+]
+
+
+def _by_name() -> list[Any]:
+    return [pytest.param(case, id=case.name) for case in CATALOGUE]
+
+
+def _tensors(call: Call, dtype: Any = np.float64) -> list[Tensor]:
+    return [Tensor(a.astype(dtype), requires_grad=True) for a in call.arrays]
+
+
+def _bound(case: OpCase, call: Call) -> Callable[..., Tensor]:
+    return lambda *tensors: case.fn(*tensors, **call.params)
+
+
+# --------------------------------------------------------------------------
+# the properties, over the whole catalogue
+# --------------------------------------------------------------------------
+
+
+def test_catalogue_names_are_unique() -> None:
+    names = [case.name for case in CATALOGUE]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("case", _by_name())
+@given(data=st.data())
+def test_forward_matches_numpy(case: OpCase, data: st.DataObject) -> None:
+    call = data.draw(case.inputs, label="inputs")
+    out = case.fn(*_tensors(call), **call.params)
+    expected = np.asarray(case.reference(*call.arrays, **call.params))
+    assert out.shape == expected.shape
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", _by_name())
+@given(data=st.data())
+def test_first_derivatives(case: OpCase, data: st.DataObject) -> None:
+    call = data.draw(case.inputs, label="inputs")
+    assert gradcheck(_bound(case, call), call.arrays)
+
+
+@pytest.mark.parametrize("case", _by_name())
+@given(data=st.data())
+def test_second_derivatives(case: OpCase, data: st.DataObject) -> None:
+    call = data.draw(case.inputs, label="inputs")
+    assert gradgradcheck(_bound(case, call), call.arrays)
+
+
+@pytest.mark.parametrize("case", _by_name())
+@given(data=st.data())
+def test_float32_stays_float32(case: OpCase, data: st.DataObject) -> None:
+    """Outputs and gradients keep float32, and agree with the float64 computation to float32 precision."""
+    call = data.draw(case.inputs, label="inputs")
+    xs32, xs64 = _tensors(call, np.float32), _tensors(call)
+    out32, out64 = case.fn(*xs32, **call.params), case.fn(*xs64, **call.params)
+    seed = data.draw(arrays(out64.shape), label="output gradient")
+    out32.backward(seed.astype(out32.dtype))
+    out64.backward(seed)
+    if case.keeps_dtype:
+        assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32.data, out64.data, rtol=1e-5, atol=1e-5)
+    for x32, x64 in zip(xs32, xs64):
+        assert x32.grad.dtype == np.float32
+        np.testing.assert_allclose(x32.grad.data, x64.grad.data, rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------
+# conventions at non-differentiable points (documented in ops.py)
+# --------------------------------------------------------------------------
+
+
+def grad_of(fn: Callable[..., Tensor], *values: Any) -> list[np.ndarray]:
+    """Gradients of sum(fn(*xs)) with respect to each x, as float64 arrays."""
+    xs = [Tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
+    fn(*xs).sum().backward()
+    return [x.grad.data for x in xs]
+
+
+def test_relu_derivative_at_zero_is_zero() -> None:
+    np.testing.assert_array_equal(grad_of(lambda x: x.relu(), [-1.0, 0.0, 2.0])[0], [0.0, 0.0, 1.0])
+
+
+def test_abs_derivative_at_zero_is_zero() -> None:
+    np.testing.assert_array_equal(grad_of(lambda x: x.abs(), [-2.0, 0.0, 3.0])[0], [-1.0, 0.0, 1.0])
+
+
+def test_leaky_relu_derivative_at_zero_is_the_negative_slope() -> None:
+    np.testing.assert_array_equal(grad_of(lambda x: x.leaky_relu(0.25), [-1.0, 0.0, 2.0])[0], [0.25, 0.25, 1.0])
+
+
+@pytest.mark.parametrize("reduce, sign", [("max", 1.0), ("min", -1.0)])
+def test_tied_extremes_split_the_gradient_evenly(reduce: str, sign: float) -> None:
+    x = sign * np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    np.testing.assert_allclose(grad_of(lambda t: getattr(t, reduce)(axis=1), x)[0],
+                               [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-15)
+    np.testing.assert_allclose(grad_of(lambda t: getattr(t, reduce)(), x)[0],
+                               [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("op", [maximum, minimum])
+def test_elementwise_ties_split_the_gradient_evenly(op: Callable[..., Tensor]) -> None:
+    ga, gb = grad_of(op, [1.0, 2.0, 3.0], [1.0, -5.0 if op is maximum else 5.0, 3.0])
+    np.testing.assert_array_equal(ga, [0.5, 1.0, 0.5])
+    np.testing.assert_array_equal(gb, [0.5, 0.0, 0.5])
+    # A tie reached through broadcasting: a's one element ties with b's second.
+    ga, gb = grad_of(op, [[2.0]], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ga, [[1.5]])
+    np.testing.assert_array_equal(gb, [0.0, 0.5, 1.0] if op is maximum else [1.0, 0.5, 0.0])
+    # op(x, x) = x, so its derivative is exactly 1.
+    np.testing.assert_array_equal(grad_of(lambda t: op(t, t), [0.0, 4.0])[0], [1.0, 1.0])
+
+
+def test_clip_passes_the_gradient_at_its_bounds() -> None:
+    x = [-3.0, -1.0, -0.5, 1.0, 2.0]
+    np.testing.assert_array_equal(grad_of(lambda t: t.clip(-1.0, 1.0), x)[0], [0.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(grad_of(lambda t: t.clip(min=-1.0), x)[0], [0.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(grad_of(lambda t: t.clip(max=1.0), x)[0], [1.0, 1.0, 1.0, 1.0, 0.0])
+
+
+# --------------------------------------------------------------------------
+# stability at extreme inputs: finite values, correct gradients, and no NumPy warnings
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def warnings_are_errors() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning would mean an unstable formula
+        yield
+
+
+@pytest.mark.usefixtures("warnings_are_errors")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "method, values, grads",
+    [
+        # softplus(x) = log(1 + e^x): ~0 and ~x; derivative sigmoid(x)
+        ("softplus", [0.0, 1000.0], [0.0, 1.0]),
+        # log sigmoid(x) = -softplus(-x): ~x and ~0; derivative sigmoid(-x)
+        ("log_sigmoid", [-1000.0, 0.0], [1.0, 0.0]),
+        ("sigmoid", [0.0, 1.0], [0.0, 0.0]),
+    ],
+)
+def test_saturating_functions_at_1000(method: str, values: list[float], grads: list[float], dtype: Any) -> None:
+    x = Tensor(np.array([-1000.0, 1000.0], dtype=dtype), requires_grad=True)
+    y = getattr(x, method)()
+    y.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_array_equal(y.data, values)
+    np.testing.assert_array_equal(x.grad.data, grads)
+
+
+@pytest.mark.usefixtures("warnings_are_errors")
+def test_logsumexp_of_huge_values() -> None:
+    x = np.array([[1000.0, 1000.0], [-1000.0, -1000.0], [1000.0, -1000.0]])
+    t = Tensor(x, requires_grad=True)
+    y = t.logsumexp(axis=1)
+    y.sum().backward()
+    np.testing.assert_allclose(y.data, [1000.0 + np.log(2.0), -1000.0 + np.log(2.0), 1000.0], rtol=1e-15)
+    # exp(x - out) with out rounded to the 1e-13 spacing of floats near 1000
+    np.testing.assert_allclose(t.grad.data, [[0.5, 0.5], [0.5, 0.5], [1.0, 0.0]], rtol=1e-12)
+
+
+@pytest.mark.usefixtures("warnings_are_errors")
+def test_softmax_and_log_softmax_of_huge_values() -> None:
+    x = Tensor(np.array([1000.0, 0.0, -1000.0]), requires_grad=True)
+    np.testing.assert_array_equal(x.softmax().data, [1.0, 0.0, 0.0])
+    y = x.log_softmax()
+    np.testing.assert_array_equal(y.data, [0.0, -1000.0, -2000.0])
+    y[1].backward()  # d log_softmax_1 / dx = e_1 - softmax(x)
+    np.testing.assert_array_equal(x.grad.data, [-1.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_of_an_all_minus_inf_row_is_minus_inf_with_zero_gradient(keepdims: bool) -> None:
+    x = Tensor(np.array([[-np.inf, -np.inf, -np.inf], [0.0, np.log(3.0), -np.inf]]), requires_grad=True)
+    y = x.logsumexp(axis=1, keepdims=keepdims)
+    np.testing.assert_allclose(y.data.reshape(-1), [-np.inf, np.log(4.0)], rtol=1e-15)
+    y.sum().backward()
+    assert np.isfinite(x.grad.data).all()
+    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0, 0.0], [0.25, 0.75, 0.0]], rtol=1e-15)
+
+
+def test_logsumexp_of_all_minus_inf_over_every_axis() -> None:
+    x = Tensor(np.full((2, 2), -np.inf), requires_grad=True)
+    y = x.logsumexp()
+    assert y.item() == -np.inf
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((2, 2)))
