@@ -29,8 +29,9 @@ from tinygrad_vae.tensor import Tensor, _backward_observers
 def node_names(tensors: Iterable[Tensor]) -> dict[int, str]:
     """A readable name for each tensor, keyed by ``id``, numbered in the order given.
 
-    A tensor's own ``name`` wins; otherwise leaves are called leaf0, leaf1, ...
-    and op results after their op, lower-cased: mul0, mul1, exp0, ...
+    A tensor's own ``name`` wins; otherwise leaves that require grad are called
+    leaf0, leaf1, ..., other leaves const0, const1, ..., and op results after
+    their op, lower-cased: mul0, mul1, exp0, ...
     """
     names: dict[int, str] = {}
     counts: dict[str, int] = {}
@@ -40,7 +41,10 @@ def node_names(tensors: Iterable[Tensor]) -> dict[int, str]:
         if t.name:
             names[id(t)] = t.name
             continue
-        kind = "leaf" if t._ctx is None else type(t._ctx).__name__.lower()
+        if t._ctx is not None:
+            kind = type(t._ctx).__name__.lower()
+        else:
+            kind = "leaf" if t.requires_grad else "const"
         names[id(t)] = f"{kind}{counts.get(kind, 0)}"
         counts[kind] = counts.get(kind, 0) + 1
     return names
