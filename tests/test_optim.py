@@ -54,11 +54,11 @@ def _adam_reference(p0, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=Fals
 
 
 SGD_CASES = [
-    dict(lr=0.1),
-    dict(lr=0.05, momentum=0.9),
-    dict(lr=0.05, momentum=0.9, nesterov=True),
-    dict(lr=0.1, weight_decay=0.01),
-    dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1),
+    {"lr": 0.1},
+    {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+    {"lr": 0.1, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1},
 ]
 
 
@@ -73,12 +73,12 @@ def test_sgd_matches_the_update_formulas(kwargs):
 
 
 ADAM_CASES = [
-    (optim.Adam, dict(lr=0.01), dict(b1=0.9, b2=0.999, eps=1e-8)),
-    (optim.Adam, dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.1),
-     dict(b1=0.5, b2=0.9, eps=1e-3, weight_decay=0.1)),
-    (optim.AdamW, dict(lr=0.01), dict(b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-2, decoupled=True)),
-    (optim.AdamW, dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.3),
-     dict(b1=0.8, b2=0.99, eps=1e-8, weight_decay=0.3, decoupled=True)),
+    (optim.Adam, {"lr": 0.01}, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
+    (optim.Adam, {"lr": 0.02, "betas": (0.5, 0.9), "eps": 1e-3, "weight_decay": 0.1},
+     {"b1": 0.5, "b2": 0.9, "eps": 1e-3, "weight_decay": 0.1}),
+    (optim.AdamW, {"lr": 0.01}, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "decoupled": True}),
+    (optim.AdamW, {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.3},
+     {"b1": 0.8, "b2": 0.99, "eps": 1e-8, "weight_decay": 0.3, "decoupled": True}),
 ]
 
 
