@@ -34,7 +34,8 @@ Numerical safety of log-variances: exp(log_var) overflows float32 above 88.
 Every log-variance passes through ``soft_clamp``, which is exactly the
 identity on [-15, 15] (far outside the range a trained model uses, so it does
 not change results there) and bends smoothly (value and slope continuous)
-towards +-30 outside, where the gradient shrinks but never becomes zero.
+towards +-30 outside, where the gradient shrinks (like 4 exp(-2(|x| - 15)/15)) but stays non-zero
+until it underflows far out (|x| beyond about 600 in float32).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
     r"""Identity on [-a, a]; outside, sign(x) * a * (1 + tanh((|x| - a) / a)), bounded by 2a.
 
     Value and first derivative are continuous at |x| = a (slope 1), and the
-    slope sech^2((|x| - a) / a) stays positive, so a unit pushed far out still
-    gets a gradient back. With a = 15, exp(x) stays within [1e-13, 1.1e13].
+    slope sech^2((|x| - a) / a) is positive (until it underflows, for |x| of
+    several hundred), so a unit pushed out still gets a gradient back. With
+    a = 15, exp(x) stays within [1e-13, 1.1e13].
     """
     inside = np.abs(x.data) <= linear
     saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * _wrap(np.sign(x.data).astype(x.dtype) * linear)
