@@ -71,6 +71,11 @@ def _vjp(fn: Callable[..., Tensor], inputs: list[Tensor], v: np.ndarray, create_
         return gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph)
 
 
+def _position(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A flat index as a tuple of plain ints, for messages: (1, 0) rather than (np.int64(1), np.int64(0))."""
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
 def _compare(analytical: float, numerical: float, atol: float, rtol: float, where: str) -> None:
     if not abs(analytical - numerical) <= atol + rtol * abs(numerical):
         raise GradcheckError(
@@ -120,9 +125,9 @@ def gradcheck(
             direction[j] = 1.0
             column = _numerical_directional(fn, xs, i, direction.reshape(x.shape), eps).ravel()
             for k in range(n_out):
-                _compare(jac[k, j], column[k], atol, rtol,
-                         f"input {i} (shape {x.shape}) element {np.unravel_index(j, x.shape)}, "
-                         f"output element {np.unravel_index(k, out_shape)}")
+                _compare(float(jac[k, j]), float(column[k]), atol, rtol,
+                         f"input {i} (shape {x.shape}) element {_position(j, x.shape)}, "
+                         f"output element {_position(k, out_shape)}")
     return True
 
 
