@@ -1,0 +1,282 @@
+"""Speed of one VAE training step: the engine against a hand-written NumPy step.
+
+One step = forward, loss, backward, plain SGD update. The VAE is the origin
+notebook's: encoder  x -> ReLU(x W1 + b1) = h -> (mu, log_var) = (h Wmu + bmu, h Wlv + blv),
+reparameterisation  z = mu + eps * exp(log_var / 2),  decoder  z -> ReLU(z Wd1 + bd1) = g -> x_hat = g Wd2 + bd2,
+and the loss (B = batch size)
+
+    L = 1/B sum_i ||x_i - x_hat_i||^2  -  1/(2B) sum_i sum_j (1 + log_var_ij - mu_ij^2 - exp(log_var_ij)).
+
+Rows (engine / baseline time ratio, median of several repeats after a warm-up):
+
+* the notebook's shape (2 -> 32 -> 2-D latent, batch 64) in float64;
+* the MNIST shape (784 -> 400 -> 20-D latent, batch 128) in float64 and float32;
+* PyTorch float32 at the MNIST shape, if torch is installed (skipped otherwise);
+* the same step written with ``nn``/``optim`` modules, once those modules exist.
+
+Before timing, every variant's loss and gradients are compared with the
+baseline's on the same batch (an assert, so a wrong computation cannot be timed).
+
+Usage: ``python3 benchmarks/bench_training_step.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from tinygrad_vae import Tensor, affine, no_grad  # noqa: E402
+
+Params = dict[str, np.ndarray]
+# The notebook's learning rate; the MNIST shape's loss sums 784 squared errors, so it
+# takes a smaller one there (0.01 diverges to NaN within a few steps on a fixed batch).
+LR = {2: 0.01, 784: 0.001}
+
+
+def layer_sizes(n_in: int, n_hidden: int, n_latent: int) -> dict[str, tuple[int, int]]:
+    return {
+        "enc1": (n_in, n_hidden),
+        "mu": (n_hidden, n_latent),
+        "logvar": (n_hidden, n_latent),
+        "dec1": (n_latent, n_hidden),
+        "dec2": (n_hidden, n_in),
+    }
+
+
+def init_params(rng: np.random.Generator, n_in: int, n_hidden: int, n_latent: int, dtype: type) -> Params:
+    """Normal weights with the notebook's scale 0.1, capped at 1/sqrt(fan_in) so wide layers start at unit scale."""
+    params = {}
+    for name, (fan_in, fan_out) in layer_sizes(n_in, n_hidden, n_latent).items():
+        scale = min(0.1, 1.0 / np.sqrt(fan_in))
+        params["W_" + name] = (rng.standard_normal((fan_in, fan_out)) * scale).astype(dtype)
+        params["b_" + name] = np.zeros(fan_out, dtype=dtype)
+    return params
+
+
+# --------------------------------------------------------------------------
+# BASELINE: the step written by hand in NumPy, gradients derived on paper.
+# --------------------------------------------------------------------------
+
+
+def baseline_loss_and_grads(p: Params, x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+    """The loss and its gradient with respect to every parameter, by the chain rule written out.
+
+    With r = x_hat - x:  dL/dx_hat = 2r/B;  through a ReLU the gradient is masked by (pre-activation > 0);
+    dL/dmu = dL/dz + mu/B;  dL/dlog_var = dL/dz * eps * std/2 + (exp(log_var) - 1)/(2B), with std^2 = exp(log_var).
+    """
+    batch = x.shape[0]
+    h = x @ p["W_enc1"] + p["b_enc1"]
+    np.maximum(h, 0, out=h)
+    mu = h @ p["W_mu"] + p["b_mu"]
+    log_var = h @ p["W_logvar"] + p["b_logvar"]
+    std = np.exp(0.5 * log_var)
+    var = std * std
+    z = mu + eps * std
+    g = z @ p["W_dec1"] + p["b_dec1"]
+    np.maximum(g, 0, out=g)
+    r = g @ p["W_dec2"] + p["b_dec2"]
+    r -= x
+    loss = (np.sum(r * r) - 0.5 * np.sum(1.0 + log_var - mu * mu - var)) / batch
+
+    d_xhat = r * (2.0 / batch)
+    d_g = d_xhat @ p["W_dec2"].T
+    d_g *= g > 0
+    d_z = d_g @ p["W_dec1"].T
+    d_mu = d_z + mu * (1.0 / batch)
+    d_logvar = d_z * eps * (0.5 * std) + (var - 1.0) * (0.5 / batch)
+    d_h = d_mu @ p["W_mu"].T + d_logvar @ p["W_logvar"].T
+    d_h *= h > 0
+    grads = {
+        "W_enc1": x.T @ d_h, "b_enc1": d_h.sum(axis=0),
+        "W_mu": h.T @ d_mu, "b_mu": d_mu.sum(axis=0),
+        "W_logvar": h.T @ d_logvar, "b_logvar": d_logvar.sum(axis=0),
+        "W_dec1": z.T @ d_g, "b_dec1": d_g.sum(axis=0),
+        "W_dec2": g.T @ d_xhat, "b_dec2": d_xhat.sum(axis=0),
+    }
+    return float(loss), grads
+
+
+def baseline_step(p: Params, x: np.ndarray, eps: np.ndarray, lr: float) -> None:
+    _, grads = baseline_loss_and_grads(p, x, eps)
+    for name, grad in grads.items():
+        p[name] -= lr * grad
+
+
+# --------------------------------------------------------------------------
+# the engine: the same step written with Tensor ops, gradients by backward()
+# --------------------------------------------------------------------------
+
+
+def engine_loss(p: dict[str, Tensor], x: Tensor, eps: Tensor) -> Tensor:
+    h = affine(x, p["W_enc1"], p["b_enc1"]).relu()
+    mu = affine(h, p["W_mu"], p["b_mu"])
+    log_var = affine(h, p["W_logvar"], p["b_logvar"])
+    z = mu + eps * (log_var * 0.5).exp()
+    x_hat = affine(affine(z, p["W_dec1"], p["b_dec1"]).relu(), p["W_dec2"], p["b_dec2"])
+    recon = ((x_hat - x) ** 2).sum(axis=1).mean()
+    kl = (1.0 + log_var - mu**2 - log_var.exp()).sum(axis=1).mean() * -0.5
+    return recon + kl
+
+
+def engine_step(p: dict[str, Tensor], x: np.ndarray, eps: np.ndarray, lr: float) -> None:
+    engine_loss(p, Tensor(x), Tensor(eps)).backward()
+    with no_grad():
+        for t in p.values():
+            t.data -= lr * t.grad.data
+            t.grad = None
+
+
+def engine_loss_and_grads(p: dict[str, Tensor], x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+    loss = engine_loss(p, Tensor(x), Tensor(eps))
+    loss.backward()
+    grads = {name: t.grad.data for name, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    return loss.item(), grads
+
+
+def as_leaves(params: Params) -> dict[str, Tensor]:
+    return {name: Tensor(a.copy(), requires_grad=True) for name, a in params.items()}
+
+
+# --------------------------------------------------------------------------
+# PyTorch (optional): the same step, float32
+# --------------------------------------------------------------------------
+
+
+def torch_variant(params: Params) -> tuple[Callable, Callable] | None:
+    """(step, loss_and_grads) for PyTorch, or None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    p = {name: torch.tensor(a, requires_grad=True) for name, a in params.items()}
+
+    def loss_fn(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        h = torch.addmm(p["b_enc1"], x, p["W_enc1"]).relu()
+        mu = torch.addmm(p["b_mu"], h, p["W_mu"])
+        log_var = torch.addmm(p["b_logvar"], h, p["W_logvar"])
+        z = mu + eps * (log_var * 0.5).exp()
+        x_hat = torch.addmm(p["b_dec2"], torch.addmm(p["b_dec1"], z, p["W_dec1"]).relu(), p["W_dec2"])
+        recon = ((x_hat - x) ** 2).sum(dim=1).mean()
+        kl = (1.0 + log_var - mu**2 - log_var.exp()).sum(dim=1).mean() * -0.5
+        return recon + kl
+
+    def step(x: np.ndarray, eps: np.ndarray, lr: float) -> None:
+        loss_fn(torch.from_numpy(x), torch.from_numpy(eps)).backward()
+        with torch.no_grad():
+            for t in p.values():
+                t.sub_(t.grad, alpha=lr)
+                t.grad = None
+
+    def loss_and_grads(x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+        loss = loss_fn(torch.from_numpy(x), torch.from_numpy(eps))
+        loss.backward()
+        grads = {name: t.grad.numpy().copy() for name, t in p.items()}
+        for t in p.values():
+            t.grad = None
+        return loss.item(), grads
+
+    return step, loss_and_grads
+
+
+# --------------------------------------------------------------------------
+# checking and timing
+# --------------------------------------------------------------------------
+
+
+def check_same(label: str, expected: tuple[float, Params], got: tuple[float, Params], rtol: float) -> None:
+    """Assert that a variant computes the baseline's loss and gradients (not a test: a guard for the timing)."""
+    (loss_a, grads_a), (loss_b, grads_b) = expected, got
+    assert np.isclose(loss_a, loss_b, rtol=rtol, atol=0), f"{label}: loss {loss_b} != baseline {loss_a}"
+    for name, ga in grads_a.items():
+        scale = np.abs(ga).max()
+        assert np.allclose(grads_b[name], ga, rtol=rtol, atol=rtol * scale), f"{label}: gradient of {name} differs"
+
+
+def time_steps(steps: dict[str, Callable[[], None]], n_steps: int, repeats: int) -> dict[str, float]:
+    """Median seconds per step of each callable; repeats are interleaved so drift hits all alike."""
+    for step in steps.values():  # warm-up: caches, BLAS threads, first-call allocations
+        for _ in range(max(3, n_steps // 5)):
+            step()
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(n_steps):
+                step()
+            samples[name].append((time.perf_counter() - start) / n_steps)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def bench_case(
+    title: str, n_in: int, n_hidden: int, n_latent: int, batch: int, dtype: type,
+    n_steps: int, repeats: int, with_torch: bool, targets: dict[str, float],
+) -> list[tuple[str, str, float, float, str]]:
+    """Check and time every variant at one shape; rows of (case, variant, seconds, baseline seconds, target)."""
+    rng = np.random.default_rng(0)
+    params = init_params(rng, n_in, n_hidden, n_latent, dtype)
+    if n_in == 2:  # the notebook's data: four Gaussian clusters
+        centres = np.array([(-2, -2), (-2, 2), (2, -2), (2, 2)], dtype=float)
+        x = centres[rng.integers(0, 4, batch)] + 0.5 * rng.standard_normal((batch, 2))
+    else:  # MNIST-like pixel intensities in [0, 1]
+        x = rng.random((batch, n_in))
+    x = x.astype(dtype)
+    eps = rng.standard_normal((batch, n_latent)).astype(dtype)
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    lr = LR[n_in]
+
+    base_params = {k: v.copy() for k, v in params.items()}
+    engine_params = as_leaves(params)
+    reference = baseline_loss_and_grads(base_params, x, eps)
+    check_same(f"{title} engine", reference, engine_loss_and_grads(engine_params, x, eps), rtol)
+    steps = {
+        "numpy (baseline)": lambda: baseline_step(base_params, x, eps, lr),
+        "engine ops": lambda: engine_step(engine_params, x, eps, lr),
+    }
+    torch_fns = torch_variant(params) if with_torch else None
+    if torch_fns is not None:
+        check_same(f"{title} torch", reference, torch_fns[1](x, eps), rtol)
+        steps["torch"] = lambda: torch_fns[0](x, eps, lr)
+
+    times = time_steps(steps, n_steps, repeats)
+    # Both took the same steps from the same start: a diverged (NaN) run would time the wrong thing.
+    for name, a in base_params.items():
+        assert np.isfinite(a).all(), f"{title}: training diverged ({name} is not finite)"
+        assert np.allclose(engine_params[name].data, a, rtol=1e3 * rtol, atol=1e3 * rtol), f"{title}: {name} drifted"
+    rows = [(title, "numpy (baseline)", times["numpy (baseline)"], times["numpy (baseline)"], "")]
+    rows.append((title, "engine ops", times["engine ops"], times["numpy (baseline)"], targets.get("engine ops", "")))
+    if "torch" in times:
+        rows.append((title, "torch", times["torch"], times["numpy (baseline)"], ""))
+        rows.append((title, "engine ops / torch", times["engine ops"], times["torch"], targets.get("torch", "")))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few steps and repeats (a smoke run, noisy numbers)")
+    args = parser.parse_args()
+    small_steps, big_steps, repeats = (50, 3, 3) if args.quick else (500, 20, 9)
+
+    rows = bench_case("2-D notebook, f64", 2, 32, 2, 64, np.float64, small_steps, repeats, False,
+                      {"engine ops": "<= 1.5"})
+    rows += bench_case("MNIST shape, f64", 784, 400, 20, 128, np.float64, big_steps, repeats, False,
+                       {"engine ops": "<= 1.1"})
+    rows += bench_case("MNIST shape, f32", 784, 400, 20, 128, np.float32, big_steps, repeats, True,
+                       {"torch": "<= 1.2"})
+
+    print(f"{'case':<20} {'variant':<20} {'time/step':>12} {'ratio':>7}  target")
+    for case, variant, seconds, base, target in rows:
+        print(f"{case:<20} {variant:<20} {seconds * 1e6:>9.1f} us {seconds / base:>7.2f}  {target}")
+
+
+if __name__ == "__main__":
+    main()
