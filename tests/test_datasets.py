@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinygrad_vae.data import MODE_CENTERS
 from tinygrad_vae.datasets import (
     DIGITS_TEST_SIZE,
     DatasetError,
     binarize,
+    load_dataset,
     load_digits,
+    load_mixture,
     load_mnist,
     read_idx,
 )
@@ -196,3 +199,29 @@ def test_binarize() -> None:
     out = binarize(x)
     np.testing.assert_array_equal(out, [[0.0, 0.0, 1.0, 1.0]])
     assert out.dtype == np.float32
+
+
+def test_load_mixture_is_fixed_and_labelled() -> None:
+    data = load_mixture()
+    assert data.x_train.shape == (2000, 2) and data.x_test.shape == (1000, 2)
+    assert data.image_shape is None
+    np.testing.assert_array_equal(load_mixture().x_test, data.x_test)
+    assert not np.array_equal(data.x_train[:1000], data.x_test)  # test points are fresh draws
+    # each label's points sit around its cluster centre (std 0.5, so the mean of 250 is within ~0.1)
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        for label, centre in enumerate(MODE_CENTERS):
+            np.testing.assert_allclose(x[y == label].mean(axis=0), centre, atol=0.15)
+
+
+def test_load_dataset_dispatch_and_errors(tmp_path: Path) -> None:
+    write_mnist(tmp_path)
+    data = load_dataset("mnist", data_dir=tmp_path, binarize_pixels=True)
+    assert set(np.unique(data.x_train)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(data.x_test, binarize(load_mnist(tmp_path).x_test))
+    assert load_dataset("digits").x_test.shape == (DIGITS_TEST_SIZE, 64)
+    with pytest.raises(DatasetError, match="unknown data set 'cifar'; expected one of mixture, digits, mnist"):
+        load_dataset("cifar")
+    with pytest.raises(DatasetError, match="a data directory is needed for mnist, and only for mnist"):
+        load_dataset("mnist")
+    with pytest.raises(DatasetError, match="binarize applies to image data"):
+        load_dataset("mixture", binarize_pixels=True)

@@ -1,12 +1,13 @@
-"""Real image data for the VAE: scikit-learn's handwritten digits and MNIST-format IDX files.
+"""The data sets the command line trains on: the notebook's 2-D mixture, scikit-learn's digits, MNIST files.
 
 Nothing is downloaded. The digits come bundled with scikit-learn (the optional
 ``datasets`` extra: ``pip install 'tinygrad_vae[datasets]'``); MNIST (or
 Fashion-MNIST, or anything else written in the IDX format) is read from files
 the user already has on disk.
 
-Every loader returns an :class:`ImageDataset`: flattened images as float rows
-with pixels in [0, 1], integer labels, and the image shape to draw them with.
+Every loader returns a :class:`Dataset` with a fixed train / test split:
+examples as float rows (images flattened, pixels in [0, 1]), integer labels,
+and for images the shape to draw them with.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_vae.data import MODE_CENTERS, gaussian_mixture
+
+# The mixture data set is fixed too (the notebook's seed), whatever seed the model trains with.
+MIXTURE_SEED = 42
+MIXTURE_TRAIN_SIZE = 2000  # the notebook's
+MIXTURE_TEST_SIZE = 1000
 # The digits split is fixed so every run, test and README number sees the same test set.
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_SIZE = 297  # 1,797 images -> 1,500 train / 297 test
@@ -28,11 +35,12 @@ class DatasetError(ValueError):
 
 
 @dataclass(frozen=True)
-class ImageDataset:
-    """Flattened images with pixels in [0, 1] and their labels, split into train and test.
+class Dataset:
+    """Examples as rows and their labels, split into train and test.
 
-    ``x_train`` has shape ``(n_train, height * width)``; ``image_shape`` is
-    ``(height, width)``, for drawing.
+    For images ``x_train`` has shape ``(n_train, height * width)`` with pixels
+    in [0, 1], and ``image_shape`` is ``(height, width)``, for drawing; for
+    other data ``image_shape`` is None.
     """
 
     name: str
@@ -40,11 +48,26 @@ class ImageDataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int] | None = None
 
     @property
     def input_dim(self) -> int:
         return self.x_train.shape[1]
+
+
+def load_mixture(dtype: np.dtype | type = np.float32) -> Dataset:
+    """The notebook's four 2-D Gaussian clusters: 2,000 training and 1,000 test points, labelled by cluster.
+
+    Both are drawn from ``numpy.random.default_rng(42)`` (train first), so the
+    data set is the same for every run.
+    """
+    rng = np.random.default_rng(MIXTURE_SEED)
+    parts = []
+    for n in (MIXTURE_TRAIN_SIZE, MIXTURE_TEST_SIZE):
+        # gaussian_mixture stacks the clusters in the order of MODE_CENTERS, n // 4 points each
+        labels = np.repeat(np.arange(len(MODE_CENTERS)), n // len(MODE_CENTERS))
+        parts += [gaussian_mixture(n, rng=rng, dtype=dtype), labels]
+    return Dataset("mixture", *parts)
 
 
 def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -56,7 +79,7 @@ def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return (x > threshold).astype(x.dtype)
 
 
-def load_digits(dtype: np.dtype | type = np.float32) -> ImageDataset:
+def load_digits(dtype: np.dtype | type = np.float32) -> Dataset:
     """scikit-learn's 1,797 handwritten digits (8x8 pixels, grey levels 0..16 scaled to [0, 1]).
 
     The split is fixed: a permutation drawn from ``numpy.random.default_rng(0)``
@@ -74,7 +97,7 @@ def load_digits(dtype: np.dtype | type = np.float32) -> ImageDataset:
     labels = bunch.target.astype(np.int64)
     order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(images))
     test, train = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
-    return ImageDataset("digits", images[train], labels[train], images[test], labels[test], (8, 8))
+    return Dataset("digits", images[train], labels[train], images[test], labels[test], (8, 8))
 
 
 # --------------------------------------------------------------------------
@@ -158,7 +181,7 @@ def _find_idx_file(data_dir: Path, stem: str) -> Path:
     raise DatasetError(f"load_mnist: {stem}[.gz] not found in {data_dir}")
 
 
-def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32) -> ImageDataset:
+def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32) -> Dataset:
     """MNIST (or Fashion-MNIST) from the four IDX files in ``data_dir``, pixels scaled to [0, 1].
 
     Files may be gzipped. Uses MNIST's own split (60,000 train / 10,000 test).
@@ -186,7 +209,7 @@ def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32)
     def flat(images: np.ndarray) -> np.ndarray:
         return (images.reshape(len(images), -1) / 255.0).astype(dtype)
 
-    return ImageDataset(
+    return Dataset(
         "mnist",
         flat(arrays["train_images"]),
         arrays["train_labels"].astype(np.int64),
@@ -194,3 +217,22 @@ def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32)
         arrays["test_labels"].astype(np.int64),
         (int(images_shape[0]), int(images_shape[1])),
     )
+
+
+DATASETS = ("mixture", "digits", "mnist")
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, binarize_pixels: bool = False) -> Dataset:
+    """Load one of ``DATASETS`` by name; ``mnist`` needs ``data_dir``; ``binarize_pixels`` applies ``binarize`` to images."""
+    if name not in DATASETS:
+        raise DatasetError(f"load_dataset: unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+    if (name == "mnist") != (data_dir is not None):
+        raise DatasetError("load_dataset: a data directory is needed for mnist, and only for mnist")
+    if name == "mixture":
+        if binarize_pixels:
+            raise DatasetError("load_dataset: binarize applies to image data (digits, mnist), not to the 2-D mixture")
+        return load_mixture()
+    data = load_digits() if name == "digits" else load_mnist(data_dir)
+    if not binarize_pixels:
+        return data
+    return Dataset(data.name, binarize(data.x_train), data.y_train, binarize(data.x_test), data.y_test, data.image_shape)
