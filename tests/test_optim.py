@@ -350,3 +350,28 @@ def test_clip_grad_norm_ignores_parameters_without_grad_and_keeps_dtype():
 def test_clip_grad_norm_rejects_negative_max_norm():
     with pytest.raises(ValueError, match="clip_grad_norm_: max_norm must be >= 0, got -1"):
         optim.clip_grad_norm_(_params_with_grads(), max_norm=-1)
+
+
+def test_custom_optimizer_on_the_base_class():
+    class SignSGD(optim.Optimizer):
+        """p -= lr * sign(g), with a counter of updates per parameter."""
+
+        hyperparameters = ("lr",)
+
+        def __init__(self, params, lr):
+            super().__init__(params)
+            self.lr = lr
+
+        def _update(self, param, grad, state):
+            state["updates"] = state.get("updates", 0) + 1
+            param.data -= self.lr * np.sign(grad)
+
+    params, grads = _setup(seed=13)
+    initial = [p.data.copy() for p in params]
+    opt = SignSGD(params, lr=0.5)
+    _run(opt, params, grads[:2])
+    for i, (p0, p) in enumerate(zip(initial, params)):
+        np.testing.assert_array_equal(p.data, p0 - 0.5 * np.sign(grads[0][i]) - 0.5 * np.sign(grads[1][i]))
+    assert opt.state_dict()["state"]["1"] == {"updates": 2}
+    with pytest.raises(NotImplementedError, match="Optimizer: subclasses of Optimizer must implement _update"):
+        optim.Optimizer(params).step()

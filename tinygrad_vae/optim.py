@@ -58,21 +58,20 @@ def _check_range(where: str, name: str, value: float, low: float, high: float = 
 class Optimizer:
     """Base class: keeps the parameters, their per-parameter state and the hyperparameters.
 
-    Subclasses list their hyperparameter attribute names in
-    ``hyperparameters`` and implement ``_update(param, grad, state)``, which
-    changes ``param.data`` in place given the gradient array and the
-    parameter's state dict (buffers and counters, initially empty).
+    Subclasses set their hyperparameters as attributes, list their names in
+    ``hyperparameters`` (so ``state_dict`` saves them) and implement
+    ``_update(param, grad, state)``, which changes ``param.data`` in place
+    given the gradient array and the parameter's state dict (buffers and
+    integer counters, initially empty).
     """
 
-    hyperparameters: tuple[str, ...] = ("lr",)
+    hyperparameters: tuple[str, ...] = ()
 
-    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+    def __init__(self, params: Iterable[Tensor]) -> None:
         where = type(self).__name__
         self.params = _as_param_list(params, where)
         if not self.params:
             raise ValueError(f"{where}: got an empty parameter list")
-        _check_range(where, "lr", lr, 0.0)
-        self.lr = float(lr)
         self.state: list[ParamState] = [{} for _ in self.params]
         self.step_count = 0  # calls to step()
 
@@ -89,7 +88,7 @@ class Optimizer:
         self.step_count += 1
 
     def _update(self, param: Tensor, grad: np.ndarray, state: ParamState) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of Optimizer must implement _update(param, grad, state)")
 
     def _hyperparameter_values(self) -> dict[str, Any]:
         return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v for name in self.hyperparameters}
@@ -177,12 +176,14 @@ class SGD(Optimizer):
         self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
+        super().__init__(params)
+        _check_range("SGD", "lr", lr, 0.0)
         _check_range("SGD", "momentum", momentum, 0.0)
         _check_range("SGD", "weight_decay", weight_decay, 0.0)
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True requires momentum > 0")
-        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self.lr, self.momentum, self.nesterov = float(lr), float(momentum), bool(nesterov)
+        self.weight_decay = float(weight_decay)
 
     def _update(self, param: Tensor, grad: np.ndarray, state: ParamState) -> None:
         if self.weight_decay:
@@ -216,8 +217,9 @@ class Adam(Optimizer):
         self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8, weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
+        super().__init__(params)
         where = type(self).__name__
+        _check_range(where, "lr", lr, 0.0)
         if len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
         _check_range(where, "betas[0]", betas[0], 0.0, 1.0)
@@ -225,7 +227,7 @@ class Adam(Optimizer):
         _check_range(where, "eps", eps, 0.0)
         _check_range(where, "weight_decay", weight_decay, 0.0)
         self.betas = (float(betas[0]), float(betas[1]))
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.lr, self.eps, self.weight_decay = float(lr), float(eps), float(weight_decay)
 
     def _update(self, param: Tensor, grad: np.ndarray, state: ParamState) -> None:
         beta1, beta2 = self.betas
