@@ -485,7 +485,13 @@ class Tensor:
         return _ops.minimum(self, other)
 
     def astype(self, dtype: Any) -> Tensor:
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+        """A copy in another dtype; a cast to an integer or bool dtype is outside the graph (no gradient)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf":
+            raise TypeError(f"astype: expected a numeric or bool dtype, got {dtype}")
+        if dtype not in FLOAT_DTYPES:
+            return _wrap(self.data.astype(dtype))
+        return _ops.Cast.apply(self, dtype=dtype)
 
     # ---- reductions ----------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
