@@ -1,5 +1,6 @@
 """Modules: registration, names, state dicts and their errors; Linear (forward, gradients, inits); Sequential."""
 
+import copy
 import re
 
 import numpy as np
@@ -467,3 +468,12 @@ def test_a_parameter_can_only_be_replaced_by_a_parameter_or_none():
     replacement = nn.Parameter(np.zeros((2, 2), dtype=np.float32))
     layer.weight = replacement
     assert dict(layer.named_parameters())["weight"] is replacement
+
+
+def test_deepcopy_gives_an_independent_model():
+    model = Model()
+    clone = copy.deepcopy(model)
+    assert type(clone.encoder.hidden.weight) is nn.Parameter
+    assert [name for name, _ in clone.named_parameters()] == EXPECTED_NAMES
+    clone.encoder.hidden.weight.data[...] = 0.0
+    assert np.any(model.encoder.hidden.weight.data != 0.0)
