@@ -1,12 +1,16 @@
 """Every ```python block in docs/ runs, in order, one namespace per page, so the docs cannot drift from the code.
 
-A block's own ``assert`` statements are the checks. Code is compiled with the
-Markdown file as its file name and padded so line numbers match the page:
-a failure's traceback points at the line of the page.
+A block's own ``assert`` statements are the checks. A ```text block right
+after a line that says just "prints" must equal what the python block before
+it printed. Code is compiled with the Markdown file as its file name and
+padded so line numbers match the page: a failure's traceback points at the
+line of the page.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -14,12 +18,25 @@ import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["README.md", "engine.md", "studying.md", "checking-gradients.md", "vae.md"]
-BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
+BLOCK = re.compile(r"^```(python|text)\n(.*?)^```$", re.M | re.S)
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """(first line number, code) of each ```python block."""
-    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in BLOCK.finditer(text)]
+def blocks(text: str) -> list[tuple[int, str, str | None]]:
+    """(first line number, code, expected output or None) of each ```python block.
+
+    The expected output is a ```text block that follows the python block with
+    only a line "prints" between them.
+    """
+    found: list[tuple[int, str, str | None]] = []
+    previous_end = 0
+    for m in BLOCK.finditer(text):
+        if m.group(1) == "python":
+            found.append((text.count("\n", 0, m.start(2)) + 1, m.group(2), None))
+        elif found and text[previous_end:m.start()].strip() == "prints":
+            line, code, _ = found[-1]
+            found[-1] = (line, code, m.group(2))
+        previous_end = m.end()
+    return found
 
 
 def test_the_docs_are_the_pages_listed_and_the_index_links_them_all() -> None:
@@ -36,14 +53,19 @@ def test_every_code_block_runs(page: str, tmp_path: Path, monkeypatch: pytest.Mo
     fences = re.findall(r"^```(\S*)$", text, re.M)
     assert set(fences) <= {"python", "", "text", "bash"}, f"{page}: unexpected code fences {set(fences)}"
     assert not re.search(r"^```(text|bash)\n[^`]*(import |assert )", text, re.M), f"{page}: Python outside a python block"
-    blocks = python_blocks(text)
-    assert blocks, f"{page} has no python blocks"
+    code_blocks = blocks(text)
+    assert code_blocks, f"{page} has no python blocks"
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
     namespace: dict[str, object] = {"__name__": f"docs.{Path(page).stem}"}
-    for line, code in blocks:
-        exec(compile("\n" * (line - 1) + code, str(DOCS / page), "exec"), namespace)
+    for line, code, expected in code_blocks:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile("\n" * (line - 1) + code, str(DOCS / page), "exec"), namespace)
+        if expected is not None:
+            assert printed.getvalue() == expected, f"{page}: the output shown after line {line} is not what the block prints"
 
 
-def test_block_extraction_finds_code_and_line_numbers() -> None:
-    text = "# Title\n\n```python\nx = 1\n```\n\ntext\n```python\nassert x == 1\ny = 2\n```\n"
-    assert python_blocks(text) == [(4, "x = 1\n"), (9, "assert x == 1\ny = 2\n")]
+def test_block_extraction_finds_code_line_numbers_and_shown_output() -> None:
+    text = ("# Title\n\n```python\nprint(1)\n```\n\nprints\n\n```text\n1\n```\n\nsome text\n"
+            "```python\nassert x == 1\n```\n\nnot prints\n```text\n2\n```\n")
+    assert blocks(text) == [(4, "print(1)\n", "1\n"), (15, "assert x == 1\n", None)]

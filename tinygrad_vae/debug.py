@@ -98,9 +98,9 @@ class trace_backward:
         return None
 
     def names(self) -> dict[int, str]:
-        """Names of the traced tensors (see ``node_names``), numbered in data-flow order."""
+        """Names of the traced tensors and their ops' inputs (see ``node_names``), in data-flow order."""
         # Reversed processing order lists inputs before the ops that use them.
-        return node_names(step.tensor for step in reversed(self.steps))
+        return node_names(t for step in reversed(self.steps) for t in (*step.inputs, step.tensor))
 
     def format(self) -> str:
         """The trace as a table: one line per processed node."""
@@ -110,7 +110,7 @@ class trace_backward:
             if step.op is None:
                 what = "(leaf)"
             else:
-                args = ", ".join(names.get(id(a), f"const{a.shape}") for a in step.inputs)
+                args = ", ".join(names[id(a)] for a in step.inputs)
                 what = f"= {step.op}({args})"
             rows.append((f"{i}.", names[id(step.tensor)], what, str(step.grad.shape), f"{step.grad_norm:.4g}"))
         header = ("step", "node", "computed as", "grad shape", "|grad|")
