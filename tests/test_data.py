@@ -80,6 +80,8 @@ def test_gaussian_mixture_errors():
         data.gaussian_mixture(8, centers=[1, 2, 3, 4])
     with pytest.raises(ValueError, match="gaussian_mixture: std must be >= 0, got -0.5"):
         data.gaussian_mixture(8, std=-0.5)
+    with pytest.raises(TypeError, match="gaussian_mixture: dtype must be a float dtype, got int32"):
+        data.gaussian_mixture(8, dtype=np.int32)
     with pytest.raises(TypeError, match="gaussian_mixture: rng must be a numpy.random.Generator or None, got int"):
         data.gaussian_mixture(8, rng=42)
 

@@ -48,6 +48,8 @@ def gaussian_mixture(
         raise ValueError(f"{where}: n_samples must be an int >= the number of centers ({len(centers)}), got {n_samples!r}")
     if not std >= 0:
         raise ValueError(f"{where}: std must be >= 0, got {std!r}")
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"{where}: dtype must be a float dtype, got {np.dtype(dtype)}")
     rng = _generator(rng, where)
     per_cluster = n_samples // len(centers)
     clusters = [rng.standard_normal((per_cluster, centers.shape[1])) * std + center for center in centers]
