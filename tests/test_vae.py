@@ -14,6 +14,7 @@ VARIANTS = {
     "learned_variance": {"learn_decoder_variance": True},
     "bernoulli": {"likelihood": "bernoulli"},
     "mixture_prior": {"prior": "mixture", "prior_components": 3},
+    "small_fixed_variance": {"decoder_variance": 0.02, "prior": "mixture"},
     "iwae": {"iw_samples": 4, "learn_decoder_variance": True},
     "deep_beta": {"hidden_dims": (8, 6), "decoder_hidden_dims": (5,), "beta": 0.5, "latent_dim": 3},
 }
@@ -67,6 +68,14 @@ def test_learned_variance_recon_is_the_gaussian_nll_minus_the_same_constant():
     for param_name, param in plain.named_parameters():
         dict(fresh.named_parameters())[param_name].data[...] = param.data
     assert fresh.loss(x, eps=eps)[1].item() == pytest.approx(plain.loss(x, eps=eps)[1].item(), rel=1e-12)
+
+
+def test_fixed_decoder_variance_recon_is_the_gaussian_nll_minus_the_same_constant():
+    model, x, rng = make("small_fixed_variance")
+    eps = rng.normal(size=(5, 2))
+    out = model.forward(x, eps=eps)[0].data
+    recon = model.loss(x, eps=eps)[1].item()
+    assert recon + model.recon_constant == pytest.approx(-log_normal(x, out, 0.02).mean(), rel=1e-12)
 
 
 def test_bernoulli_recon_is_the_binary_cross_entropy_and_stays_finite_for_huge_logits():
@@ -329,7 +338,7 @@ def test_bad_arguments_raise_clear_errors():
         VAE(2, likelihood="poisson")
     with pytest.raises(ValueError, match=r"VAE: hidden_dims must be a tuple of positive ints \(at least one\), got \(\)"):
         VAE(2, hidden_dims=())
-    with pytest.raises(ValueError, match=r"VAE: learn_decoder_variance needs likelihood='gaussian'"):
+    with pytest.raises(ValueError, match=r"VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'"):
         VAE(2, likelihood="bernoulli", learn_decoder_variance=True)
     with pytest.raises(ValueError, match=r"VAE: the importance-weighted objective \(iw_samples=5\) needs beta=1"):
         VAE(2, iw_samples=5, beta=2.0)

@@ -74,7 +74,9 @@ class Trainer:
             raise ValueError(f"Trainer: clip_norm must be positive or None, got {clip_norm!r}")
         self.model = model
         self.optimizer_name, self.lr, self.optimizer_kwargs = optimizer, float(lr), dict(optimizer_kwargs)
-        self.optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **optimizer_kwargs)
+        # Frozen parameters (requires_grad_(False)) are left out of the optimizer.
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = OPTIMIZERS[optimizer](trainable, lr=lr, **optimizer_kwargs)
         self.batch_size, self.clip_norm = int(batch_size), clip_norm
         self.rng = model.rng if rng is None else rng
         self.epoch = 0  # epochs completed

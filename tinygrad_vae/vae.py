@@ -23,12 +23,15 @@ sigma^2 = 1/2,
 
 so the notebook's loss is a negative ELBO in nats minus the constant
 (D/2) log(pi). ``loss`` leaves that constant out (so it equals the notebook's
-number); ``elbo`` and ``log_likelihood`` put it back and are in nats. With
-``learn_decoder_variance=True`` sigma^2 (one per data dimension) is a
-parameter, initialised at 1/2, and the reconstruction term becomes
-sum_d [(x_d - m_d)^2 / (2 sigma_d^2) + log(2 sigma_d^2) / 2], which is again the
-negative log-likelihood minus (D/2) log(pi) and equals the squared error at
-sigma^2 = 1/2.
+number); ``elbo`` and ``log_likelihood`` put it back and are in nats. Another
+fixed variance (``decoder_variance``), or a learned one per data dimension
+(``learn_decoder_variance=True``, starting at ``decoder_variance``), makes the
+reconstruction term
+
+    sum_d [(x_d - m_d)^2 / (2 sigma_d^2) + log(2 sigma_d^2) / 2],
+
+again the negative log-likelihood minus (D/2) log(pi), and equal to the squared
+error at sigma^2 = 1/2.
 
 Numerical safety of log-variances: exp(log_var) overflows float32 above 88.
 Every log-variance passes through ``soft_clamp``, which is exactly the
@@ -96,8 +99,9 @@ class VAE(Module):
       ``decoder_hidden_dims`` is given (the notebook: one hidden layer of 32 on both sides).
     - ``likelihood``: ``"gaussian"`` (decoder outputs the mean) or ``"bernoulli"`` (decoder outputs
       logits; for data in [0, 1] such as images).
-    - ``learn_decoder_variance``: learn sigma^2 per data dimension instead of the fixed 1/2 that the
-      squared-error loss implies (Gaussian only).
+    - ``decoder_variance``: the Gaussian decoder's fixed sigma^2 (1/2: the notebook's squared error);
+      ``learn_decoder_variance=True`` makes it a parameter per data dimension, starting there.
+      A small fixed variance makes the latent code carry the detail, so decoder means look like data.
     - ``prior``: ``"standard"`` N(0, I), or ``"mixture"``, a learnable mixture of ``prior_components``
       diagonal Gaussians (means drawn from N(0, I), unit variances, equal weights at start); its KL
       term has no closed form and is the one-sample estimate log q(z|x) - log p(z).
@@ -118,6 +122,7 @@ class VAE(Module):
         rng: np.random.Generator | None = None,
         *,
         decoder_hidden_dims: Sequence[int] | None = None,
+        decoder_variance: float = 0.5,
         learn_decoder_variance: bool = False,
         prior: str = "standard",
         prior_components: int = 4,
@@ -136,8 +141,10 @@ class VAE(Module):
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if prior not in PRIORS:
             raise ValueError(f"VAE: prior must be one of {PRIORS}, got {prior!r}")
-        if learn_decoder_variance and likelihood != "gaussian":
-            raise ValueError("VAE: learn_decoder_variance needs likelihood='gaussian'")
+        if (learn_decoder_variance or decoder_variance != 0.5) and likelihood != "gaussian":
+            raise ValueError("VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'")
+        if not decoder_variance > 0:
+            raise ValueError(f"VAE: decoder_variance must be positive, got {decoder_variance!r}")
         if not (isinstance(iw_samples, (int, np.integer)) and iw_samples >= 1):
             raise ValueError(f"VAE: iw_samples must be a positive int, got {iw_samples!r}")
         if iw_samples > 1 and beta != 1.0:
@@ -152,7 +159,8 @@ class VAE(Module):
         self.input_dim, self.latent_dim, self.hidden_dims = input_dim, latent_dim, hidden_dims
         self.decoder_hidden_dims = decoder_hidden_dims
         self.likelihood, self.beta, self.prior = likelihood, float(beta), prior
-        self.learn_decoder_variance, self.iw_samples = bool(learn_decoder_variance), int(iw_samples)
+        self.decoder_variance, self.learn_decoder_variance = float(decoder_variance), bool(learn_decoder_variance)
+        self.iw_samples = int(iw_samples)
         self.prior_components, self.init, self.scale = int(prior_components), init, float(scale)
 
         # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder.
@@ -163,7 +171,7 @@ class VAE(Module):
         dec_sizes = (latent_dim, *decoder_hidden_dims)
         self.decoder = Sequential(*_hidden_stack(dec_sizes, **layer), Linear(dec_sizes[-1], input_dim, **layer))
         if self.learn_decoder_variance:
-            self.decoder_log_var = Parameter(np.full(input_dim, math.log(0.5), dtype=self.dtype))
+            self.decoder_log_var = Parameter(np.full(input_dim, math.log(decoder_variance), dtype=self.dtype))
         if prior == "mixture":
             if self.prior_components < 1:
                 raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
@@ -177,7 +185,8 @@ class VAE(Module):
         return dict(
             input_dim=self.input_dim, hidden_dims=list(self.hidden_dims), latent_dim=self.latent_dim,
             likelihood=self.likelihood, beta=self.beta, decoder_hidden_dims=list(self.decoder_hidden_dims),
-            learn_decoder_variance=self.learn_decoder_variance, prior=self.prior,
+            decoder_variance=self.decoder_variance, learn_decoder_variance=self.learn_decoder_variance,
+            prior=self.prior,
             prior_components=self.prior_components, iw_samples=self.iw_samples, init=self.init,
             scale=self.scale, dtype=str(self.dtype),
         )
@@ -244,11 +253,14 @@ class VAE(Module):
             # -log Bernoulli(x; sigmoid(l)) = softplus(l) - x l: never takes log(0), for any logit.
             return (out.softplus() - x * out).sum(axis=-1)
         squared = (x - out) * (x - out)
-        if not self.learn_decoder_variance:
-            return squared.sum(axis=-1)  # sigma^2 = 1/2
-        log_var = soft_clamp(self.decoder_log_var)
         # (x - m)^2 / (2 sigma^2) + log(2 sigma^2) / 2 = -log N(x; m, sigma^2) - log(pi) / 2
-        return (squared * (-log_var).exp() * 0.5 + (log_var + math.log(2.0)) * 0.5).sum(axis=-1)
+        if self.learn_decoder_variance:
+            log_var = soft_clamp(self.decoder_log_var)
+            return (squared * (-log_var).exp() * 0.5 + (log_var + math.log(2.0)) * 0.5).sum(axis=-1)
+        if self.decoder_variance == 0.5:
+            return squared.sum(axis=-1)  # the notebook's summed squared error, exactly
+        two_var = 2.0 * self.decoder_variance
+        return squared.sum(axis=-1) * (1.0 / two_var) + 0.5 * self.input_dim * math.log(two_var)
 
     def log_prior(self, z: Tensor) -> Tensor:
         """log p(z), summed over the latent axis."""
@@ -362,7 +374,8 @@ class VAE(Module):
         """x ~ p(x | z) given the decoder means."""
         if self.likelihood == "bernoulli":
             return (rng.random(means.shape) < means).astype(self.dtype)
-        log_var = soft_clamp(self.decoder_log_var).data if self.learn_decoder_variance else math.log(0.5)
+        log_var = (soft_clamp(self.decoder_log_var).data if self.learn_decoder_variance
+                   else math.log(self.decoder_variance))
         return means + np.exp(0.5 * log_var) * rng.standard_normal(means.shape, dtype=self.dtype)
 
     @no_grad()
