@@ -280,8 +280,12 @@ def test_constructor_errors():
         optim.Adam(p)
     with pytest.raises(TypeError, match="SGD: parameter 1 must be a Tensor, got ndarray"):
         optim.SGD([p, np.zeros(2)], lr=0.1)
-    with pytest.raises(ValueError, match=re.escape("Adam: parameter 0 (shape (3,), dtype float64) must be a float Tensor that requires grad")):
-        optim.Adam([Tensor(np.zeros(3))])
+    with pytest.raises(ValueError, match=re.escape(
+        "Adam: parameter 0 (shape (3,), dtype int64) must be a float32/float64 leaf Tensor, not an integer tensor"
+    )):
+        optim.Adam([Tensor(np.zeros(3, dtype=np.int64))])
+    with pytest.raises(ValueError, match=re.escape("SGD: parameter 1 (shape (2,), dtype float64) must be a float32/float64 leaf")):
+        optim.SGD([p, p * 2.0], lr=0.1)
     with pytest.raises(ValueError, match=re.escape("SGD: parameter 1 (shape (2,)) appears more than once")):
         optim.SGD([p, p], lr=0.1)
     with pytest.raises(ValueError, match="SGD: lr must be >= 0.0, got -1"):
@@ -375,3 +379,14 @@ def test_custom_optimizer_on_the_base_class():
     assert opt.state_dict()["state"]["1"] == {"updates": 2}
     with pytest.raises(NotImplementedError, match="Optimizer: subclasses of Optimizer must implement _update"):
         optim.Optimizer(params).step()
+
+
+def test_frozen_parameters_are_accepted_and_skipped():
+    params, grads = _setup(seed=14)
+    params[1].requires_grad_(False)
+    frozen = params[1].data.copy()
+    opt = optim.AdamW(params, lr=0.1)
+    params[0].grad = Tensor(grads[0][0])
+    opt.step()
+    assert np.array_equal(params[1].data, frozen)  # no update, not even weight decay
+    assert opt.state[1] == {}

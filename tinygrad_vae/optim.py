@@ -30,7 +30,11 @@ ParamState = dict[str, Any]
 
 
 def _as_param_list(params: Iterable[Tensor] | Tensor, where: str) -> list[Tensor]:
-    """The parameters as a list, after checking each is a float Tensor that requires grad, listed once."""
+    """The parameters as a list, after checking each is a float leaf Tensor, listed once.
+
+    Frozen parameters (``requires_grad`` False) are accepted, as in PyTorch:
+    their grad stays None, so ``step`` skips them.
+    """
     if isinstance(params, Tensor):
         raise TypeError(f"{where}: params must be an iterable of Tensors (e.g. model.parameters()), got a single Tensor")
     params = list(params)
@@ -38,9 +42,10 @@ def _as_param_list(params: Iterable[Tensor] | Tensor, where: str) -> list[Tensor
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{where}: parameter {i} must be a Tensor, got {type(p).__name__}")
-        if not p.requires_grad or p.dtype not in FLOAT_DTYPES:
+        if p.dtype not in FLOAT_DTYPES or not p.is_leaf:
             raise ValueError(
-                f"{where}: parameter {i} (shape {p.shape}, dtype {p.dtype}) must be a float Tensor that requires grad"
+                f"{where}: parameter {i} (shape {p.shape}, dtype {p.dtype}) must be a float32/float64 leaf Tensor, "
+                f"not an integer tensor or the result of an op"
             )
         if id(p) in seen:
             raise ValueError(f"{where}: parameter {i} (shape {p.shape}) appears more than once in params")
