@@ -107,7 +107,9 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0)
                             f"use jacobian for vector outputs")
         with enable_grad():
             grads = gradients(value, inputs, create_graph=higher_order)
-        value_out, *grads = _output(chosen, [value, *grads])
+        # An enclosing transform differentiating through this one (e.g. d/dy of df/dx with a number x)
+        # needs the recorded Tensors, whatever type the differentiated arguments had.
+        value_out, *grads = [value, *grads] if higher_order else _output(chosen, [value, *grads])
         if not isinstance(value_out, Tensor):
             value_out = value_out.item() if value_out.ndim == 0 else value_out
         return value_out, _pack(grads, argnums)
