@@ -18,6 +18,7 @@ gradient evenly between the tied elements.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +49,8 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
         return grad
     lead = grad.ndim - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if not stretched:  # only leading axes were added (a bias, say): one sum, no reshape
+        return Sum.apply(grad, axis=tuple(range(lead)), keepdims=False)
     summed = Sum.apply(grad, axis=tuple(range(lead)) + stretched, keepdims=True)
     return Reshape.apply(summed, shape=shape)
 
@@ -56,6 +59,8 @@ def _axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     """``axis`` as a sorted tuple of non-negative axes (None means all of them)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without the loop below
+        return (axis % ndim,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
@@ -68,10 +73,8 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 
 
 def _expand_reduced(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Tensor:
-    """Bring the gradient of a reduction back to the reduced tensor's shape."""
-    if not keepdims:
-        grad = Reshape.apply(grad, shape=_keepdims_shape(in_shape, axes))
-    return BroadcastTo.apply(grad, shape=in_shape)
+    """Bring the gradient of a reduction back to the reduced tensor's shape (one ``Expand`` node)."""
+    return Expand.apply(grad, shape=in_shape, axes=axes, keepdims=keepdims)
 
 
 # --------------------------------------------------------------------------
@@ -339,27 +342,45 @@ def log_sigmoid(x: Tensor) -> Tensor:
 
 
 class Sum(Function):
+    """Sum over axes; its gradient is the output's gradient copied along them (``Expand``)."""
+
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
         self.axes = _axes(axis, a.ndim, "sum")
         self.keepdims = keepdims
-        return np.sum(a, axis=self.axes, keepdims=keepdims)
+        return np.add.reduce(a, self.axes, None, None, keepdims)  # np.sum without its Python wrapper
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         return (_expand_reduced(grad, self.inputs[0].shape, self.axes, self.keepdims),)
 
 
+class Expand(Function):
+    """The adjoint of ``Sum``: copy ``a`` along ``axes`` (re-inserted unless ``keepdims``) to ``shape``.
+
+    The copy is a read-only broadcast view, so it costs no memory; its gradient sums those axes again.
+    """
+
+    def forward(self, a: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        self.axes, self.keepdims = axes, keepdims
+        return np.broadcast_to(a if keepdims else a.reshape(_keepdims_shape(shape, axes)), shape)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        return (Sum.apply(grad, axis=self.axes, keepdims=self.keepdims),)
+
+
 class Mean(Function):
+    """Sum / count; the gradient is scaled by 1/count before it is copied back, on the smaller tensor."""
+
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
         self.axes = _axes(axis, a.ndim, "mean")
         self.keepdims = keepdims
         if a.size == 0:
             raise OpError(f"mean: cannot take the mean of an empty tensor of shape {a.shape}")
-        return np.mean(a, axis=self.axes, keepdims=keepdims)
+        self.count = math.prod(a.shape[i] for i in self.axes)
+        # What np.mean computes (the same sum, then a true division), without its Python-level overhead.
+        return np.add.reduce(a, self.axes, None, None, keepdims) / self.count
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        shape = self.inputs[0].shape
-        count = int(np.prod([shape[a] for a in self.axes]))
-        return (_expand_reduced(grad, shape, self.axes, self.keepdims) * (1.0 / count),)
+        return (_expand_reduced(grad * (1.0 / self.count), self.inputs[0].shape, self.axes, self.keepdims),)
 
 
 class Max(Function):
@@ -440,11 +461,16 @@ class MatMul(Function):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if a.ndim == 0 or b.ndim == 0:
-            raise OpError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
-        if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
-            raise _matmul_shape_error(a, b, "matmul")
-        return a @ b
+        try:
+            return a @ b
+        except ValueError:  # checked only on failure, to keep the common path short
+            if a.ndim == 0 or b.ndim == 0:
+                raise OpError(
+                    f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"
+                ) from None
+            if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+                raise _matmul_shape_error(a, b, "matmul") from None
+            raise
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         a, b = self.inputs
@@ -526,7 +552,7 @@ class Transpose(Function):
         if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise OpError(f"transpose: axes {axes} are not a permutation of a {a.ndim}-D tensor's axes")
         self.axes = axes
-        return np.transpose(a, axes)
+        return a.T if axes is None else np.transpose(a, axes)
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         inverse = None if self.axes is None else tuple(np.argsort([x % grad.ndim for x in self.axes]))
