@@ -1,0 +1,161 @@
+"""Tests of the training loop: it learns, it reports, and a resumed run is bit-identical to an uninterrupted one."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tinygrad_vae import serialization
+from tinygrad_vae.data import gaussian_mixture
+from tinygrad_vae.training import PRESETS, Trainer, progress_line, trainer_from_preset
+from tinygrad_vae.vae import VAE
+
+
+def small_trainer(seed: int = 0, optimizer: str = "adam", **model_kwargs) -> Trainer:
+    model = VAE(2, hidden_dims=(16,), rng=np.random.default_rng(seed), **model_kwargs)
+    return Trainer(model, optimizer=optimizer, lr=3e-3 if optimizer == "adam" else 0.01, batch_size=32)
+
+
+def assert_same_state(a: Trainer, b: Trainer) -> None:
+    state_a, state_b = a.model.state_dict(), b.model.state_dict()
+    assert state_a.keys() == state_b.keys()
+    for key in state_a:
+        assert np.array_equal(state_a[key], state_b[key]), key
+    assert a.history == b.history
+    assert a.epoch == b.epoch
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+
+
+def test_a_short_run_of_the_notebook_config_lowers_the_loss_clearly():
+    rng = np.random.default_rng(0)
+    data = gaussian_mixture(2000, rng=rng)
+    trainer = trainer_from_preset("notebook", rng=rng)
+    history = trainer.fit(data, 30, log_every=None)
+    assert len(history["total"]) == 30
+    # First epoch: about E||x||^2 = 8.25 of squared error (the decoder starts near 0). It plateaus there for
+    # ~10 epochs, then drops; by epoch 30 the loss is well under half of that.
+    assert history["total"][0] > 7.0
+    assert history["total"][-1] < 0.5 * history["total"][0]
+    for key in ("total", "recon", "kl"):
+        assert np.isfinite(history[key]).all()
+    np.testing.assert_allclose(history["total"], np.add(history["recon"], history["kl"]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer, model_kwargs", [
+    ("sgd", {}),
+    ("adam", {"prior": "mixture", "decoder_variance": 0.02}),
+    ("adam", {"iw_samples": 3, "learn_decoder_variance": True}),
+])
+def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, optimizer, model_kwargs):
+    data = gaussian_mixture(200, rng=np.random.default_rng(1))
+    straight = small_trainer(optimizer=optimizer, **model_kwargs)
+    straight.fit(data, 6, log_every=None)
+
+    path = tmp_path / "checkpoint.npz"
+    first = small_trainer(optimizer=optimizer, **model_kwargs)
+    first.fit(data, 3, log_every=None, checkpoint_path=path)
+    del first  # nothing of the first process survives but the file
+    resumed = Trainer.from_checkpoint(path)
+    assert resumed.epoch == 3 and len(resumed.history["total"]) == 3
+    resumed.fit(data, 6, log_every=None)
+    assert_same_state(straight, resumed)
+    assert resumed.optimizer.state_dict()["step_count"] == straight.optimizer.state_dict()["step_count"] == 6 * 7
+    # the generators continue identically too (the next draws agree)
+    assert straight.model.sample(3).tolist() == resumed.model.sample(3).tolist()
+
+
+def test_checkpoint_contents_and_periodic_saves(tmp_path):
+    data = gaussian_mixture(64, rng=np.random.default_rng(2))
+    trainer = small_trainer()
+    path = tmp_path / "ckpt.npz"
+    saved_at = []
+    trainer.fit(data, 5, log_every=None, checkpoint_path=path, checkpoint_every=2,
+                callback=lambda t, epoch, record: saved_at.append(serialization.load(path)["epoch"])
+                if os.path.exists(path) else saved_at.append(None))
+    # the callback runs before that epoch's save: it sees the checkpoints of epochs 2 and 4, then the final one
+    assert saved_at == [None, None, 2, 2, 4]
+    state = serialization.load(path)
+    assert state["epoch"] == 5
+    assert set(state) == {"model", "optimizer", "epoch", "rng", "model_rng", "history", "config"}
+    assert state["rng"] == trainer.rng.bit_generator.state
+    assert state["history"] == trainer.history
+    assert state["config"]["model"] == trainer.model.config()
+    assert state["config"]["optimizer"] == "adam" and state["config"]["batch_size"] == 32
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temporary files left behind
+
+
+def test_progress_lines_and_callback(capsys):
+    data = gaussian_mixture(64, rng=np.random.default_rng(3))
+    trainer = small_trainer()
+    records = []
+    trainer.fit(data, 4, log_every=2, callback=lambda t, epoch, record: records.append((epoch, record)))
+    lines = capsys.readouterr().out.splitlines()
+    assert [epoch for epoch, _ in records] == [1, 2, 3, 4]
+    for key in ("total", "recon", "kl"):
+        assert [record[key] for _, record in records] == trainer.history[key]
+    h = trainer.history
+    assert lines == [
+        f"Epoch {e}/4, Loss: {h['total'][e - 1]:.4f}, Recon: {h['recon'][e - 1]:.4f}, KL: {h['kl'][e - 1]:.4f}"
+        for e in (2, 4)
+    ]
+    assert progress_line(100, 500, {"total": 2.51634, "recon": 1.5, "kl": 1.01634}) == \
+        "Epoch 100/500, Loss: 2.5163, Recon: 1.5000, KL: 1.0163"
+
+
+def test_fit_continues_to_the_total_number_of_epochs():
+    data = gaussian_mixture(64, rng=np.random.default_rng(4))
+    trainer = small_trainer()
+    trainer.fit(data, 2, log_every=None)
+    trainer.fit(data, 2, log_every=None)  # already there: nothing to do
+    assert trainer.epoch == 2
+    trainer.fit(data, 3, log_every=None)
+    assert trainer.epoch == 3 and len(trainer.history["kl"]) == 3
+
+
+def test_evaluate_leaves_the_training_generator_alone():
+    data = gaussian_mixture(64, rng=np.random.default_rng(5))
+    trainer = small_trainer()
+    before = trainer.rng.bit_generator.state
+    scores = trainer.evaluate(data)
+    assert trainer.rng.bit_generator.state == before
+    assert scores == trainer.evaluate(data)  # seeded 0 by default: deterministic
+    assert scores["total"] == pytest.approx(scores["recon"] + scores["kl"], rel=1e-6)
+
+
+def test_frozen_parameters_stay_fixed():
+    data = gaussian_mixture(64, rng=np.random.default_rng(6))
+    model = VAE(2, hidden_dims=(8,), rng=np.random.default_rng(0), learn_decoder_variance=True)
+    model.decoder_log_var.requires_grad_(False)
+    frozen = model.decoder_log_var.data.copy()
+    Trainer(model, lr=1e-2).fit(data, 2, log_every=None)
+    assert np.array_equal(model.decoder_log_var.data, frozen)
+
+
+def test_presets():
+    assert PRESETS["notebook"] == {
+        "model": {"hidden_dims": (32,), "latent_dim": 2},
+        "optimizer": "sgd", "lr": 0.01, "batch_size": 64, "epochs": 500,
+    }
+    trainer = trainer_from_preset("default", rng=np.random.default_rng(0))
+    assert trainer.model.prior == "mixture" and trainer.optimizer_name == "adam"
+    with pytest.raises(ValueError, match=r"trainer_from_preset: unknown preset 'fast'; expected one of"):
+        trainer_from_preset("fast")
+
+
+def test_bad_arguments_raise_clear_errors(tmp_path):
+    model = VAE(2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"Trainer: optimizer must be one of \['adam', 'adamw', 'sgd'\], got 'rmsprop'"):
+        Trainer(model, optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"Trainer: batch_size must be a positive int, got 0"):
+        Trainer(model, batch_size=0)
+    trainer = Trainer(model)
+    with pytest.raises(ValueError, match=r"Trainer.fit: expected data of shape \(n, 2\) with n >= 1, got \(10, 3\)"):
+        trainer.fit(np.zeros((10, 3)), 1)
+    with pytest.raises(ValueError, match=r"Trainer.fit: checkpoint_every needs a checkpoint_path"):
+        trainer.fit(np.zeros((10, 2)), 1, checkpoint_every=1)
+    with pytest.raises(ValueError, match=r"Trainer.fit: epochs must be a non-negative int, got -1"):
+        trainer.fit(np.zeros((10, 2)), -1)
+    path = tmp_path / "model_only.npz"
+    serialization.save(model, path)
+    with pytest.raises(KeyError, match=r"Trainer.from_checkpoint: .*model_only.npz has no 'config'"):
+        Trainer.from_checkpoint(path)
