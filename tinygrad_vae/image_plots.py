@@ -100,17 +100,18 @@ def latent_grid(n: int, span: float = MANIFOLD_SPAN) -> np.ndarray:
 def plot_manifold(images: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, span: float = MANIFOLD_SPAN) -> None:
     """The decoded manifold: ``images`` decoded from ``latent_grid(n, span)`` (n*n rows), tiled as that grid."""
     n = math.isqrt(len(images))
-    if n * n != len(images):
-        raise ValueError(f"plot_manifold: expected n*n decoded images from latent_grid(n), got {len(images)}")
+    if n < 2 or n * n != len(images):
+        raise ValueError(f"plot_manifold: expected n*n decoded images (n >= 2) from latent_grid(n), got {len(images)}")
     height, width = image_shape
+    edge = span + span / (n - 1)  # half a grid step beyond the outer z values, so tile centres sit at their z
     figure = _figure(6, 6)
     ax = figure.subplots()
     ax.imshow(
-        image_grid(images, image_shape, n, pad=0),
+        image_grid(images, image_shape, n),
         cmap="gray_r",
         vmin=0.0,
         vmax=1.0,
-        extent=(-span, span, -span, span),
+        extent=(-edge, edge, -edge, edge),
         interpolation="nearest",
     )
     ax.set_xlabel("$z_1$")
@@ -146,3 +147,37 @@ def _colormap(name: str) -> Any:
     from matplotlib import colormaps
 
     return colormaps[name]
+
+
+def plot_losses(history: dict[str, list[float]], path: str | os.PathLike) -> None:
+    """Per-epoch training loss and its two terms, and the test loss where the history has ``test_total``."""
+    figure = _figure(6.4, 4.2)
+    ax = figure.subplots()
+    epochs = np.arange(1, len(history["total"]) + 1)
+    for key, label in (("total", "train loss"), ("recon", "train reconstruction"), ("kl", "train KL")):
+        ax.plot(epochs, history[key], label=label, linewidth=1.5)
+    test = history.get("test_total", [])
+    if len(test):
+        ax.plot(epochs[: len(test)], test, label="test loss", linewidth=1.5, linestyle="--", color="black")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats per example")
+    ax.set_title("loss (negative ELBO) by epoch")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    _save(figure, path)
+
+
+def plot_points(points: np.ndarray, path: str | os.PathLike, title: str) -> None:
+    """A scatter plot of 2-D points (samples of a model of 2-D data)."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"plot_points: expected points of shape (n, 2), got {points.shape}")
+    figure = _figure(5.4, 5.4)
+    ax = figure.subplots()
+    ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.5, color="tab:red")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.set_aspect("equal", adjustable="datalim")
+    _save(figure, path)
