@@ -30,6 +30,8 @@ from tinygrad_vae.tensor import (
     tensor,
 )
 
+from tinygrad_vae import data, init, nn, optim, serialization  # noqa: E402  (submodules, after the engine)
+
 __version__ = "0.1.0"
 
 __all__ = [
