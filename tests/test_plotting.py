@@ -1,0 +1,92 @@
+"""Tests of the notebook figure: six panels with the notebook's titles and labels, the data they show, the PNG."""
+
+import builtins
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_vae import plotting
+from tinygrad_vae.plotting import latent_grid, notebook_figure, plot_vae
+from tinygrad_vae.training import Trainer
+from tinygrad_vae.vae import VAE
+
+TITLES = [
+    ["Training Loss Components", "Original Data", "Latent Space Encoding ($\\mu$)"],
+    ["Reconstructed Data", "Generated Samples from Prior", "Decoded Latent Grid (colored by ||z||)"],
+]
+LABELS = [
+    [("Epoch", "Loss"), ("$x_1$", "$x_2$"), ("$z_1$", "$z_2$")],
+    [("$\\hat{x}_1$", "$\\hat{x}_2$"), ("$x_1$", "$x_2$"), ("$x_1$", "$x_2$")],
+]
+
+
+def test_latent_grid_is_the_notebooks_20_by_20_grid():
+    grid = latent_grid()
+    assert grid.shape == (400, 2)
+    np.testing.assert_allclose(grid[:3], [[-3.0, -3.0], [-3.0 + 6 / 19, -3.0], [-3.0 + 12 / 19, -3.0]])
+    np.testing.assert_allclose(grid[-1], [3.0, 3.0])
+
+
+def test_figure_has_the_notebooks_panels_and_shows_the_given_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    model = VAE(2, hidden_dims=(8,), rng=rng)
+    data = rng.normal(size=(50, 2))
+    trainer = Trainer(model, lr=1e-2, batch_size=25)
+    trainer.fit(data, 3, log_every=None)
+    samples = rng.normal(size=(30, 2))
+    path = tmp_path / "plot.png"
+    figure = plot_vae(model, data, trainer.history, path=path, samples=samples)
+
+    axes = np.array(figure.axes[:6]).reshape(2, 3)
+    for r in range(2):
+        for c in range(3):
+            ax = axes[r, c]
+            assert ax.get_title() == TITLES[r][c]
+            assert (ax.get_xlabel(), ax.get_ylabel()) == LABELS[r][c]
+    # loss curves: the three history lists, labelled as in the notebook
+    curves = axes[0, 0].get_lines()
+    assert [line.get_label() for line in curves] == ["Total Loss", "Reconstruction", "KL Divergence"]
+    for line, key in zip(curves, ("total", "recon", "kl")):
+        np.testing.assert_array_equal(line.get_ydata(), trainer.history[key])
+    # scatter panels hold the data, the encoder means, the given samples and the decoded grid
+    np.testing.assert_allclose(axes[0, 1].collections[0].get_offsets(), data)
+    np.testing.assert_allclose(axes[0, 2].collections[0].get_offsets(), model.encode(data)[0].data, rtol=1e-6)
+    np.testing.assert_allclose(axes[1, 1].collections[0].get_offsets(), samples)
+    assert axes[1, 0].collections[0].get_offsets().shape == (50, 2)
+    grid = axes[1, 2].collections[0]
+    np.testing.assert_allclose(grid.get_offsets(), model.decode(latent_grid()).data, rtol=1e-6)
+    np.testing.assert_allclose(grid.get_array(), np.linalg.norm(latent_grid(), axis=1))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figure_rejects_bad_shapes():
+    points = np.zeros((5, 2))
+    history = {"total": [1.0], "recon": [1.0], "kl": [0.0]}
+    with pytest.raises(ValueError, match=r"notebook_figure: samples must have shape \(n, 2\), got \(5, 3\)"):
+        notebook_figure(history, points, points, points, np.zeros((5, 3)), points, points)
+    with pytest.raises(KeyError, match=r"notebook_figure: history lacks \['kl'\]"):
+        notebook_figure({"total": [1.0], "recon": [1.0]}, points, points, points, points, points, points)
+    with pytest.raises(ValueError, match=r"plot_vae: the notebook's figure needs 2-D data and a 2-D latent space, "
+                                         r"got input_dim=3, latent_dim=2"):
+        plot_vae(VAE(3, rng=np.random.default_rng(0)), np.zeros((4, 3)), history)
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match=r"tinygrad_vae.plotting needs matplotlib.*pip install 'tinygrad_vae\[plot\]'"):
+        plotting._new_figure(4, 3)
+
+
+def test_importing_the_library_does_not_import_matplotlib():
+    code = "import sys, tinygrad_vae, tinygrad_vae.plotting, tinygrad_vae.training; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
