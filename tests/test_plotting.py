@@ -90,3 +90,19 @@ def test_importing_the_library_does_not_import_matplotlib():
     code = "import sys, tinygrad_vae, tinygrad_vae.plotting, tinygrad_vae.training; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_example_script_writes_the_figure_and_the_samples(tmp_path):
+    root = __file__.rsplit("/tests/", 1)[0]
+    out, samples = tmp_path / "plot.png", tmp_path / "samples.npy"
+    result = subprocess.run(
+        [sys.executable, f"{root}/examples/vae_2d.py", "--epochs", "2", "--seed", "3", "--out", str(out),
+         "--save-samples", str(samples)],
+        capture_output=True, text=True, env={"PYTHONPATH": root, "PATH": ""}, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.load(samples).shape == (2000, 2)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Epoch 1/2, Loss: ") and lines[1].startswith("Epoch 2/2, Loss: ")
+    assert lines[-2].startswith("Samples within 3 std of a mode: ")
