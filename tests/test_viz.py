@@ -36,7 +36,7 @@ def test_dot_has_one_box_per_op_and_leaf_and_edges_in_data_flow_order() -> None:
     nodes, edges = parse_dot(dot)
     labels = [nodes[f"n{i}"] for i in range(len(nodes))]
     assert labels == [
-        "x\n(2,)", "w\n(2,)", "Mul\n(2,)", "Exp\n(2,)", "Mul\n(2,)", "Sum\nscalar", "const0\nscalar",
+        "x\n(2,)", "w\n(2,)", "Mul\n(2,)", "Exp\n(2,)", "Mul\n(2,)", "Sum\nscalar", "const0 = 2\nscalar",
         "Sub\nscalar", "PowScalar\nscalar",
     ]
     assert edges == [

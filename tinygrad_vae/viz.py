@@ -90,7 +90,8 @@ def _array_text(label: str, array: np.ndarray) -> str:
 
 def _node_label(t: Tensor, name: str, show_values: bool, show_grads: bool, trace: trace_backward | None) -> str:
     if t._ctx is None:
-        title = name
+        # A constant number (such as the 2 of ``x * 2``) is easier to read by its value.
+        title = f"{name} = {t.data.item():.4g}" if t.size == 1 and not t.requires_grad else name
     else:
         op = type(t._ctx).__name__
         title = f"{t.name} = {op}" if t.name else op
@@ -155,14 +156,23 @@ def _input_counts(edges: Sequence[Edge]) -> Counter[int]:
     return Counter(id(child) for _, child, _ in edges)
 
 
-def _layout(nodes: Sequence[Tensor], edges: Sequence[Edge]) -> tuple[list[list[int]], list[list[int]]]:
-    """A layered layout: the rows of node keys, and each edge as the chain of keys it passes through.
+_WAYPOINT_WIDTH = 0.2  # inches a bend of a long edge takes in its row
+_GAP = 0.25  # inches between neighbours in a row
 
-    An op sits one row below its deepest input and a leaf just above its first
-    user. An edge that spans several rows goes through a waypoint in each row
-    between (a key < 0), so it bends around the boxes instead of crossing
-    them. Each row is then ordered by the mean position of its neighbours,
-    which removes most crossings in small graphs.
+
+def _layout(
+    nodes: Sequence[Tensor], edges: Sequence[Edge], widths: dict[int, float]
+) -> tuple[dict[int, tuple[float, int]], list[list[int]]]:
+    """A layered layout: each key's (x in inches, row), and each edge as the chain of keys it passes through.
+
+    Rows: an op sits one row below its deepest input and a leaf just above its
+    first user. An edge that spans several rows passes a waypoint in each row
+    between (a key < 0), so it bends around the boxes instead of crossing them.
+    Order within rows: alternate downward and upward sweeps sort each row by
+    the mean position of its neighbours in the row just swept (the barycenter
+    heuristic), which removes most crossings in small graphs. Coordinates:
+    each key is pulled towards the mean x of its neighbours, then the row is
+    pushed apart so boxes (``widths``, by id) do not overlap.
     """
     inputs: dict[int, list[Tensor]] = {}
     users: dict[int, list[Tensor]] = {}
@@ -187,16 +197,60 @@ def _layout(nodes: Sequence[Tensor], edges: Sequence[Edge]) -> tuple[list[list[i
             rows[r].append(waypoint)
             chain.append(waypoint)
         chains.append(chain + [id(child)])
-    neighbours: dict[int, list[int]] = {key: [] for row in rows for key in row}
+    above: dict[int, list[int]] = {key: [] for row in rows for key in row}
+    below: dict[int, list[int]] = {key: [] for row in rows for key in row}
     for chain in chains:
         for a, b in zip(chain, chain[1:]):
-            neighbours[a].append(b)
-            neighbours[b].append(a)
-    for _ in range(4):
-        position = {key: i - (len(row) - 1) / 2 for row in rows for i, key in enumerate(row)}
-        for row in rows:
-            row.sort(key=lambda k: float(np.mean([position[n] for n in neighbours[k]] or [position[k]])))
-    return rows, chains
+            below[a].append(b)
+            above[b].append(a)
+
+    def sort_by(row: list[int], neighbours: dict[int, list[int]], position: dict[int, float]) -> None:
+        row.sort(key=lambda k: float(np.mean([position[n] for n in neighbours[k]])) if neighbours[k] else position[k])
+        position.update((k, float(i)) for i, k in enumerate(row))
+
+    position = {key: float(i) for row in rows for i, key in enumerate(row)}
+    for _ in range(6):
+        for row in rows[1:]:
+            sort_by(row, above, position)
+        for row in reversed(rows[:-1]):
+            sort_by(row, below, position)
+
+    def width(key: int) -> float:
+        return widths.get(key, _WAYPOINT_WIDTH)
+
+    x: dict[int, float] = {}
+    for row in rows:  # packed left to right, centred on 0
+        left = -(sum(width(k) + _GAP for k in row) - _GAP) / 2
+        for k in row:
+            x[k] = left + width(k) / 2
+            left += width(k) + _GAP
+    for sweep in range(80):  # enough for the bends of a long edge to settle on a straight line
+        for row in rows if sweep % 2 == 0 else reversed(rows):
+            wanted = [sum(x[n] for n in above[k] + below[k]) / len(above[k] + below[k]) if above[k] + below[k]
+                      else x[k] for k in row]
+            gaps = [(width(a) + width(b)) / 2 + _GAP for a, b in zip(row, row[1:])]
+            x.update(zip(row, _closest_spaced(wanted, gaps)))
+    return {k: (x[k], r) for r, row in enumerate(rows) for k in row}, chains
+
+
+def _closest_spaced(wanted: Sequence[float], gaps: Sequence[float]) -> list[float]:
+    """The x_1 <= ... <= x_n nearest ``wanted`` (least squares) with x_{i+1} - x_i >= gaps[i].
+
+    With offsets c_i = gaps[0] + ... + gaps[i-1] and y_i = x_i - c_i the
+    constraints say y is non-decreasing, so y is the isotonic regression of
+    wanted_i - c_i, found by pooling adjacent violators: blocks whose means
+    are out of order are merged into one block at their common mean.
+    """
+    offsets = np.concatenate([[0.0], np.cumsum(gaps)])
+    blocks: list[list[float]] = []  # [sum, count] of each block of y
+    for value in np.asarray(wanted, dtype=float) - offsets:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    y = [total / count for total, count in blocks for _ in range(int(count))]
+    return [float(v) for v in np.asarray(y) + offsets]
 
 
 def render_png(
@@ -228,19 +282,22 @@ def render_png(
             f"render_png: the graph has {len(nodes)} nodes, more than max_nodes={max_nodes}; "
             f"draw a smaller piece, raise max_nodes, or use to_dot and Graphviz"
         )
-    rows, chains = _layout(nodes, edges)
+    # Box sizes in inches, estimated from the text: about 0.075 in per character at 9 points.
+    widths = {id(t): 0.075 * max(len(line) for line in labels[id(t)].split("\n")) + 0.3 for t in nodes}
+    places, chains = _layout(nodes, edges, widths)
     lines_per_box = max(label.count("\n") + 1 for label in labels.values())
-    col_w, row_h = 1.9, 0.28 * lines_per_box + 0.55  # inches per box slot
-    width = max(len(row) for row in rows) * col_w + 0.4
-    height = len(rows) * row_h + 0.4
+    row_h = 0.2 * lines_per_box + 0.6
+    xs = [x for x, _ in places.values()]
+    left, right = min(xs) - max(widths.values()) / 2 - 0.2, max(xs) + max(widths.values()) / 2 + 0.2
+    n_rows = 1 + max(r for _, r in places.values())
+    width, height = right - left, n_rows * row_h
     fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-width / 2, width / 2)
-    ax.set_ylim(-height + row_h / 2 + 0.2, row_h / 2 + 0.2)
+    ax.set_xlim(left, right)
+    ax.set_ylim(-height + row_h / 2, row_h / 2)
     ax.axis("off")
-    centres = {key: ((i - (len(row) - 1) / 2) * col_w, -r * row_h) for r, row in enumerate(rows)
-               for i, key in enumerate(row)}
+    centres = {key: (x, -r * row_h) for key, (x, r) in places.items()}
     boxes = {
         id(t): ax.text(
             *centres[id(t)], labels[id(t)], ha="center", va="center", fontsize=9, family="DejaVu Sans", zorder=3,
