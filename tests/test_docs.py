@@ -69,3 +69,23 @@ def test_block_extraction_finds_code_line_numbers_and_shown_output() -> None:
     text = ("# Title\n\n```python\nprint(1)\n```\n\nprints\n\n```text\n1\n```\n\nsome text\n"
             "```python\nassert x == 1\n```\n\nnot prints\n```text\n2\n```\n")
     assert blocks(text) == [(4, "print(1)\n", "1\n"), (15, "assert x == 1\n", None)]
+
+
+def test_autodiff_tour_runs_and_writes_its_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tour that docs/README.md points to: a smoke test, run in-process (a few seconds)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("autodiff_tour", DOCS.parent / "examples" / "autodiff_tour.py")
+    tour = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tour)
+    assert tour.main(["--out", str(tmp_path / "tour")]) == 0
+    printed = capsys.readouterr().out
+    assert "agree with J @ t and t @ J: True" in printed
+    assert "AnomalyError: Sqrt: backward gradient contains NaN or inf" in printed
+    assert "the engine's rules give the same: True" in printed
+    engine, numerical = re.search(r"engine (\S+), finite difference (\S+)", printed).groups()
+    assert abs(float(engine) - float(numerical)) <= 1e-6
+    names = ["1_scalar_graph", "2_scalar_graph_with_gradients", "6_vae_reparameterization", "7_vae_loss_graph"]
+    for name in names:
+        assert (tmp_path / "tour" / f"{name}.dot").read_text().startswith("digraph computation {")
+        assert (tmp_path / "tour" / f"{name}.png").stat().st_size > 10_000
