@@ -84,9 +84,8 @@ def test_trace_removes_its_observer_even_when_backward_fails() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = x * 2.0
     before = list(_backward_observers)
-    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
-        with trace_backward():
-            y.backward()
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"), trace_backward():
+        y.backward()
     assert _backward_observers == before
 
 
@@ -167,9 +166,8 @@ def _line_of(marker: str) -> int:
 
 def test_anomaly_in_forward_names_the_op_shapes_and_line() -> None:
     x = Tensor(np.array([[1.0, -1.0]]), requires_grad=True)
-    with detect_anomaly(), np.errstate(invalid="ignore"):
-        with pytest.raises(AnomalyError) as info:
-            x.log()  # FORWARD-ANOMALY
+    with detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(AnomalyError) as info:
+        x.log()  # FORWARD-ANOMALY
     message = str(info.value)
     assert message.startswith("Log: forward output contains NaN or inf (input shapes (1, 2))")
     assert f"test_debug.py:{_line_of('FORWARD-ANOMALY')} in test_anomaly_in_forward_names_the_op_shapes_and_line" in message
@@ -193,9 +191,9 @@ def test_anomaly_in_backward_names_the_line_that_created_the_op() -> None:
 def test_anomaly_in_backward_of_an_op_recorded_outside_the_mode_says_so() -> None:
     x = Tensor(np.array([0.0, 4.0]), requires_grad=True)
     loss = x.sqrt().sum()
-    with detect_anomaly(), np.errstate(divide="ignore"):
-        with pytest.raises(AnomalyError, match="Sqrt: backward gradient .* op created at <outside detect_anomaly>"):
-            loss.backward()
+    expected = "Sqrt: backward gradient .* op created at <outside detect_anomaly>"
+    with detect_anomaly(), np.errstate(divide="ignore"), pytest.raises(AnomalyError, match=expected):
+        loss.backward()
 
 
 def test_without_anomaly_mode_nan_passes_silently_and_the_mode_restores() -> None:

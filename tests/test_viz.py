@@ -24,8 +24,8 @@ def expression() -> tuple[Tensor, Tensor, Tensor]:
 
 def parse_dot(dot: str) -> tuple[dict[str, str], list[tuple[str, str, str | None]]]:
     """Node id -> label (newlines restored) and the edges (from, to, label) in the order written."""
-    nodes = {m[1]: m[2].replace("\\n", "\n") for m in re.finditer(r'^  (n\d+) \[label="((?:[^"\\]|\\.)*)"', dot, re.M)}
-    edges = [(m[1], m[2], m[3]) for m in re.finditer(r"^  (n\d+) -> (n\d+)(?: \[label=(\d+)\])?;", dot, re.M)]
+    nodes = {m[1]: m[2].replace("\\n", "\n") for m in re.finditer(r'^  (n\d+) \[label="((?:[^"\\]|\\.)*)"', dot, re.MULTILINE)}
+    edges = [(m[1], m[2], m[3]) for m in re.finditer(r"^  (n\d+) -> (n\d+)(?: \[label=(\d+)\])?;", dot, re.MULTILINE)]
     return nodes, edges
 
 
@@ -121,7 +121,7 @@ def test_viz_rejects_a_non_tensor() -> None:
 def test_render_png_writes_a_picture_with_the_graphs_layers(tmp_path: Path) -> None:
     from matplotlib import image as plt_image  # the test extra installs matplotlib
 
-    x, w, loss = expression()
+    _, _, loss = expression()
     with trace_backward() as trace:
         loss.backward()
     path = render_png(loss, tmp_path / "sub" / "graph.png", show_values=True, show_grads=True, trace=trace)

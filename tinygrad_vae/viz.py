@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,7 @@ def _layout(
     above: dict[int, list[int]] = {key: [] for row in rows for key in row}
     below: dict[int, list[int]] = {key: [] for row in rows for key in row}
     for chain in chains:
-        for a, b in zip(chain, chain[1:]):
+        for a, b in pairwise(chain):
             below[a].append(b)
             above[b].append(a)
 
@@ -228,7 +229,7 @@ def _layout(
         for row in rows if sweep % 2 == 0 else reversed(rows):
             wanted = [sum(x[n] for n in above[k] + below[k]) / len(above[k] + below[k]) if above[k] + below[k]
                       else x[k] for k in row]
-            gaps = [(width(a) + width(b)) / 2 + _GAP for a, b in zip(row, row[1:])]
+            gaps = [(width(a) + width(b)) / 2 + _GAP for a, b in pairwise(row)]
             x.update(zip(row, _closest_spaced(wanted, gaps)))
     return {k: (x[k], r) for r, row in enumerate(rows) for k in row}, chains
 
@@ -301,8 +302,8 @@ def render_png(
     boxes = {
         id(t): ax.text(
             *centres[id(t)], labels[id(t)], ha="center", va="center", fontsize=9, family="DejaVu Sans", zorder=3,
-            bbox=dict(boxstyle="round,pad=0.4", fc=_colour(t), ec="#444444",
-                      ls="--" if t._ctx is None and not t.requires_grad else "-"),
+            bbox={"boxstyle": "round,pad=0.4", "fc": _colour(t), "ec": "#444444",
+                  "ls": "--" if t._ctx is None and not t.requires_grad else "-"},
         )
         for t in nodes
     }
@@ -312,14 +313,14 @@ def render_png(
         # segments are pulled back 6 points from a box's border, not from a waypoint.
         ends = [((0.5, 0.0), boxes[id(parent)], 6)] + [(centres[w], "data", 0) for w in chain[1:-1]]
         ends.append(((0.5, 1.0), boxes[id(child)], 6))
-        for (xy0, coords0, shrink0), (xy1, coords1, shrink1) in zip(ends, ends[1:]):
+        for (xy0, coords0, shrink0), (xy1, coords1, shrink1) in pairwise(ends):
             ax.annotate("", xy=xy1, xycoords=coords1, xytext=xy0, textcoords=coords0, zorder=2,
-                        arrowprops=dict(arrowstyle="-|>" if coords1 != "data" else "-", color="#555555", lw=1.0,
-                                        shrinkA=shrink0, shrinkB=shrink1))
+                        arrowprops={"arrowstyle": "-|>" if coords1 != "data" else "-", "color": "#555555",
+                                    "lw": 1.0, "shrinkA": shrink0, "shrinkB": shrink1})
         if n_inputs[id(child)] > 1:  # argument position, near the arrow head
             (x0, y0), (x1, y1) = centres[chain[-2]], centres[id(child)]
             ax.text(x0 + 0.6 * (x1 - x0) + 0.12, y0 + 0.6 * (y1 - y0), str(position), fontsize=7, color="#aa3300",
-                    ha="center", va="center", zorder=4, bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="none"))
+                    ha="center", va="center", zorder=4, bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
