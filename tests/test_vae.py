@@ -45,7 +45,7 @@ def log_normal(x, mean, var):
 def test_notebook_loss_is_the_gaussian_nll_with_variance_one_half_minus_its_constant():
     model, x, rng = make("notebook")
     eps = rng.normal(size=(5, 2))
-    out, mu, log_var, z = model.forward(x, eps=eps)
+    out, mu, log_var, _ = model.forward(x, eps=eps)
     nll = -log_normal(x, out.data, 0.5)
     assert model.recon_constant == pytest.approx(1.5 * math.log(math.pi), rel=1e-15)
     recon = model.loss(x, eps=eps)[1].item()
@@ -349,5 +349,7 @@ def test_bad_arguments_raise_clear_errors():
         model.log_likelihood(np.zeros((4, 2)), k=3, eps=np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"VAE.log_likelihood: k must be a positive int, got 0"):
         model.log_likelihood(np.zeros((4, 2)), k=0)
+    with pytest.raises(ValueError, match=r"VAE: prior_components must be a positive int, got 0"):
+        VAE(2, prior="mixture", prior_components=0)
     with pytest.raises(TypeError, match=r"VAE: rng must be a numpy.random.Generator or None, got int"):
         VAE(2, rng=42)

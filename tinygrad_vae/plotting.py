@@ -18,23 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.image_plots import _figure as _new_figure  # Agg canvas; ImportError naming the extra
 from tinygrad_vae.tensor import no_grad
 from tinygrad_vae.vae import VAE
-
-
-def _new_figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on an Agg canvas, or an ImportError naming the extra to install."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "tinygrad_vae.plotting needs matplotlib, which is not installed; install the optional "
-            "'plot' extra: pip install 'tinygrad_vae[plot]'"
-        ) from None
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def latent_grid(n: int = 20, span: float = 3.0) -> np.ndarray:

@@ -43,6 +43,7 @@ until it underflows far out (|x| beyond about 600 in float32).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -76,7 +77,7 @@ def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
 def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.Generator, dtype: Any) -> list:
     """Linear + ReLU for each consecutive pair of ``sizes``."""
     layers: list[Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         layers += [Linear(n_in, n_out, init=init, scale=scale, rng=rng, dtype=dtype), ReLU()]
     return layers
 
@@ -150,6 +151,8 @@ class VAE(Module):
         if iw_samples > 1 and beta != 1.0:
             raise ValueError(f"VAE: the importance-weighted objective (iw_samples={iw_samples}) needs beta=1, "
                              f"got beta={beta}")
+        if prior == "mixture" and not (isinstance(prior_components, (int, np.integer)) and prior_components >= 1):
+            raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
         if not beta >= 0:
             raise ValueError(f"VAE: beta must be non-negative, got {beta}")
         if rng is not None and not isinstance(rng, np.random.Generator):
@@ -164,7 +167,7 @@ class VAE(Module):
         self.prior_components, self.init, self.scale = int(prior_components), init, float(scale)
 
         # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder.
-        layer = dict(init=init, scale=scale, rng=self.rng, dtype=self.dtype)
+        layer = {"init": init, "scale": scale, "rng": self.rng, "dtype": self.dtype}
         self.encoder = Sequential(*_hidden_stack((input_dim, *hidden_dims), **layer))
         self.mu_head = Linear(hidden_dims[-1], latent_dim, **layer)
         self.log_var_head = Linear(hidden_dims[-1], latent_dim, **layer)
@@ -173,8 +176,6 @@ class VAE(Module):
         if self.learn_decoder_variance:
             self.decoder_log_var = Parameter(np.full(input_dim, math.log(decoder_variance), dtype=self.dtype))
         if prior == "mixture":
-            if self.prior_components < 1:
-                raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
             k = self.prior_components
             self.prior_means = Parameter(self.rng.standard_normal((k, latent_dim)).astype(self.dtype))
             self.prior_log_vars = Parameter(np.zeros((k, latent_dim), dtype=self.dtype))
@@ -182,14 +183,13 @@ class VAE(Module):
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments (all but ``rng``), enough to rebuild the architecture: ``VAE(**config)``."""
-        return dict(
-            input_dim=self.input_dim, hidden_dims=list(self.hidden_dims), latent_dim=self.latent_dim,
-            likelihood=self.likelihood, beta=self.beta, decoder_hidden_dims=list(self.decoder_hidden_dims),
-            decoder_variance=self.decoder_variance, learn_decoder_variance=self.learn_decoder_variance,
-            prior=self.prior,
-            prior_components=self.prior_components, iw_samples=self.iw_samples, init=self.init,
-            scale=self.scale, dtype=str(self.dtype),
-        )
+        return {
+            "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
+            "likelihood": self.likelihood, "beta": self.beta, "decoder_hidden_dims": list(self.decoder_hidden_dims),
+            "decoder_variance": self.decoder_variance, "learn_decoder_variance": self.learn_decoder_variance,
+            "prior": self.prior, "prior_components": self.prior_components, "iw_samples": self.iw_samples,
+            "init": self.init, "scale": self.scale, "dtype": str(self.dtype),
+        }
 
     def extra_repr(self) -> str:
         return (f"input_dim={self.input_dim}, latent_dim={self.latent_dim}, likelihood={self.likelihood!r}, "
