@@ -164,14 +164,19 @@ def _line_of(marker: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if marker in line and "_line_of" not in line)
 
 
+def assert_names_op_and_line(message: str, start: str, marker: str, code: str) -> None:
+    """The message starts with ``start`` and points at this file's line holding ``marker`` and ``code``."""
+    assert message.startswith(start)
+    assert f"test_debug.py:{_line_of(marker)} in " in message
+    assert code in message
+
+
 def test_anomaly_in_forward_names_the_op_shapes_and_line() -> None:
     x = Tensor(np.array([[1.0, -1.0]]), requires_grad=True)
     with detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(AnomalyError) as info:
         x.log()  # FORWARD-ANOMALY
-    message = str(info.value)
-    assert message.startswith("Log: forward output contains NaN or inf (input shapes (1, 2))")
-    assert f"test_debug.py:{_line_of('FORWARD-ANOMALY')} in test_anomaly_in_forward_names_the_op_shapes_and_line" in message
-    assert "x.log()  # FORWARD-ANOMALY" in message
+    assert_names_op_and_line(str(info.value), "Log: forward output contains NaN or inf (input shapes (1, 2))",
+                             "FORWARD-ANOMALY", "test_anomaly_in_forward_names_the_op_shapes_and_line: x.log()")
 
 
 def test_anomaly_in_backward_names_the_line_that_created_the_op() -> None:
@@ -182,10 +187,8 @@ def test_anomaly_in_backward_names_the_line_that_created_the_op() -> None:
         loss = root.sum()
         with pytest.raises(AnomalyError) as info:
             loss.backward()
-    message = str(info.value)
-    assert message.startswith("Sqrt: backward gradient contains NaN or inf (input shapes (2,))")
-    assert f"test_debug.py:{_line_of('BACKWARD-ANOMALY')} in " in message
-    assert "root = (x * w).sqrt()" in message
+    assert_names_op_and_line(str(info.value), "Sqrt: backward gradient contains NaN or inf (input shapes (2,))",
+                             "BACKWARD-ANOMALY", ": root = (x * w).sqrt()")
 
 
 def test_anomaly_in_backward_of_an_op_recorded_outside_the_mode_says_so() -> None:

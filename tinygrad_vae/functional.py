@@ -200,6 +200,29 @@ def _as_tuple(values: Any, where: str, name: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _product_setup(
+    f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any], where: str
+) -> tuple[list[Any], list[Tensor], list[Tensor], Tensor, bool]:
+    """Check primals and tangents, run f once with recording on.
+
+    Returns the values as given (they decide arrays or Tensors out), the
+    inputs, the tangents as Tensors, f's output, and whether the result must
+    itself be differentiable.
+    """
+    primals = _as_tuple(primals, where, "primals")
+    tangents = _as_tuple(tangents, where, "tangents")
+    given = [*primals, *tangents]
+    higher_order = _wants_higher_order(given)
+    inputs = [_as_input(p) for p in primals]
+    ts = _check_like("tangent", tangents, inputs, "primal", where)
+    return given, inputs, ts, _call(f, inputs, {}, where), higher_order
+
+
+def _inner(xs: Sequence[Tensor], ys: Sequence[Tensor]) -> Tensor:
+    """sum_i <xs[i], ys[i]>, the inner product over several tensors."""
+    return sum((x * y).sum() for x, y in zip(xs, ys))
+
+
 def vjp(f: Callable[..., Tensor], primals: Sequence[Any], cotangent: Any) -> tuple[Any, tuple[Any, ...]]:
     """The vector-Jacobian product: ``(f(*primals), v^T J)`` with ``v = cotangent``.
 
@@ -235,18 +258,12 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     compute J t in one pass; this costs about two backward passes, and needs
     every gradient rule on the way to be differentiable, which ours are.
     """
-    primals = _as_tuple(primals, "jvp", "primals")
-    tangents = _as_tuple(tangents, "jvp", "tangents")
-    higher_order = _wants_higher_order([*primals, *tangents])
-    inputs = [_as_input(p) for p in primals]
-    ts = _check_like("tangent", tangents, inputs, "primal", "jvp")
-    out = _call(f, inputs, {}, "jvp")
+    given, inputs, ts, out, higher_order = _product_setup(f, primals, tangents, "jvp")
     with enable_grad():
         u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)
         vjps = gradients(out, inputs, grad_output=u, create_graph=True)
-        inner = sum(((g * t).sum() for g, t in zip(vjps, ts)))
-        (jt,) = gradients(inner, [u], create_graph=higher_order)
-    out_value, jt = _output([*primals, *tangents], [out, jt])
+        (jt,) = gradients(_inner(vjps, ts), [u], create_graph=higher_order)
+    out_value, jt = _output(given, [out, jt])
     return out_value, jt
 
 
@@ -257,19 +274,13 @@ def hvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     the tangent once more. It costs about two backward passes, never forms H,
     and returns one block per primal (H is taken over all primals together).
     """
-    primals = _as_tuple(primals, "hvp", "primals")
-    tangents = _as_tuple(tangents, "hvp", "tangents")
-    higher_order = _wants_higher_order([*primals, *tangents])
-    inputs = [_as_input(p) for p in primals]
-    ts = _check_like("tangent", tangents, inputs, "primal", "hvp")
-    out = _call(f, inputs, {}, "hvp")
+    given, inputs, ts, out, higher_order = _product_setup(f, primals, tangents, "hvp")
     if out.size != 1:
         raise TypeError(f"hvp: f must return a Tensor with one element, got shape {out.shape}")
     with enable_grad():
         grads = gradients(out, inputs, create_graph=True)
-        inner = sum(((g * t).sum() for g, t in zip(grads, ts)))
-        products = gradients(inner, inputs, create_graph=higher_order)
-    out_value, *products = _output([*primals, *tangents], [out, *products])
+        products = gradients(_inner(grads, ts), inputs, create_graph=higher_order)
+    out_value, *products = _output(given, [out, *products])
     if not isinstance(out_value, Tensor):
         out_value = out_value.item()
     return out_value, tuple(products)
