@@ -605,22 +605,43 @@ def topological_order(root: Tensor) -> list[Tensor]:
     """
     order: list[Tensor] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    # A tensor is pushed, then _EMIT above it, then its inputs: once the inputs are done,
+    # popping _EMIT says that the tensor below it can be emitted.
+    stack: list[Tensor | None] = [root]
     while stack:
-        t, children_done = stack.pop()
-        if children_done:
-            order.append(t)
+        t = stack.pop()
+        if t is _EMIT:
+            order.append(stack.pop())
             continue
-        if id(t) in visited:
+        key = id(t)
+        if key in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
+        visited.add(key)
+        stack.append(t)
+        stack.append(_EMIT)
         ctx = t._ctx
         if ctx is not None and ctx.inputs is not None:
             for parent in ctx.inputs:
                 if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+                    stack.append(parent)
     return order
+
+
+_EMIT = None  # the marker on topological_order's stack
+
+
+def _rule_without_anomaly(fn: Function, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    """Run ``fn``'s rule with anomaly mode paused, in anomaly mode.
+
+    ``_run_backward`` checks the rule's result itself, so that an error names this op and the
+    line that created it, not some op inside its rule (which ran on the backward line).
+    """
+    global _anomaly_enabled
+    _anomaly_enabled = False
+    try:
+        return fn.backward(grad, out)
+    finally:
+        _anomaly_enabled = True
 
 
 def _run_backward(
@@ -636,7 +657,7 @@ def _run_backward(
     otherwise nothing is written and the gradients of the ``wanted`` tensors
     are returned, keyed by ``id``.
     """
-    global _grad_enabled, _anomaly_enabled
+    global _grad_enabled
     if retain_graph is None:
         retain_graph = create_graph
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
@@ -654,8 +675,9 @@ def _run_backward(
                     replaced = hook(grad)
                     if replaced is not None:
                         grad = replaced
-            for observer in _backward_observers:
-                observer(t, grad)
+            if _backward_observers:
+                for observer in _backward_observers:
+                    observer(t, grad)
             if wanted_ids is not None and id(t) in wanted_ids:
                 found[id(t)] = grad
             fn = t._ctx
@@ -663,30 +685,25 @@ def _run_backward(
                 if wanted_ids is None:
                     t.grad = grad if t.grad is None else t.grad + grad
                 continue
-            if fn.inputs is None:
+            inputs = fn.inputs
+            if inputs is None:
                 raise RuntimeError(
                     f"backward: trying to backward through the graph a second time "
                     f"({type(fn).__name__}'s saved inputs were freed); "
                     f"pass retain_graph=True to the first backward if you need to"
                 )
-            anomaly = _anomaly_enabled
-            # The rule's result is checked below, so that an error names this op and the line
-            # that created it, not some op inside its rule (which ran on the backward line).
-            _anomaly_enabled = False
-            try:
-                input_grads = fn.backward(grad, t)
-            finally:
-                _anomaly_enabled = anomaly
-            for parent, g in zip(fn.inputs, input_grads):
+            input_grads = _rule_without_anomaly(fn, grad, t) if _anomaly_enabled else fn.backward(grad, t)
+            for parent, g in zip(inputs, input_grads):
                 if g is None or not parent.requires_grad:
                     continue
-                if g.shape != parent.shape:
+                g_data, p_data = g.data, parent.data
+                if g_data.shape != p_data.shape:
                     raise RuntimeError(
-                        f"{type(fn).__name__}.backward returned a gradient of shape {g.shape} "
-                        f"for an input of shape {parent.shape}"
+                        f"{type(fn).__name__}.backward returned a gradient of shape {g_data.shape} "
+                        f"for an input of shape {p_data.shape}"
                     )
-                if g.dtype != parent.dtype:
-                    g = g.astype(parent.dtype)
+                if g_data.dtype != p_data.dtype:
+                    g = g.astype(p_data.dtype)
                 if _anomaly_enabled:
                     _check_finite(fn, g.data, "backward gradient")
                 key = id(parent)
