@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from tinygrad_vae import Tensor, no_grad
 from tinygrad_vae.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from tinygrad_vae.testing import arrays, shapes
 
 EPS = 1e-6
 ATOL, RTOL = 1e-5, 1e-4
@@ -35,8 +35,7 @@ SCALAR_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh-product": lambda x: (x.tanh() * x.sigmoid()).sum() ** 2,
 }
 
-shapes = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=3)
-points = shapes.flatmap(lambda s: hnp.arrays(np.float64, s, elements=st.floats(-1.5, 1.5)))
+points = arrays(shapes(min_dims=1, max_dims=2, max_side=3), low=-1.5, high=1.5)
 
 
 def evaluate(f: Callable[..., Tensor], *xs: np.ndarray) -> np.ndarray:
@@ -136,8 +135,8 @@ def test_hvp_matches_second_differences(x: np.ndarray, name: str, seed: int) -> 
 
 
 @given(
-    x=hnp.arrays(np.float64, (2, 3), elements=st.floats(-1.5, 1.5)),
-    y=hnp.arrays(np.float64, (3,), elements=st.floats(-1.5, 1.5)),
+    x=arrays((2, 3), low=-1.5, high=1.5),
+    y=arrays((3,), low=-1.5, high=1.5),
     seed=st.integers(0, 2**16),
 )
 def test_two_argument_transforms(x: np.ndarray, y: np.ndarray, seed: int) -> None:
