@@ -13,7 +13,7 @@ Configs (``tinygrad_vae.training.PRESETS``):
   and same loss; the random numbers differ, since this library draws everything from a seeded
   ``numpy.random.Generator`` (``--seed``) instead of the notebook's global legacy ``np.random.seed(42)``
   stream, so the curves and points are not the notebook's exact ones.
-* ``default``: better samples at a similar cost: a learnable mixture-of-4-Gaussians prior,
+* ``default``: better samples at a similar cost: a learnable mixture-of-8-Gaussians prior,
   a decoder variance fixed at 0.02, Adam with lr 3e-3, batch 64, 200 epochs.
 
 "Generated samples" are decoder means at z ~ p(z), as the notebook draws them. After training the
