@@ -155,5 +155,6 @@ def test_importing_viz_does_not_import_matplotlib() -> None:
     import subprocess
 
     code = "import sys, tinygrad_vae.viz, tinygrad_vae.debug; print('matplotlib' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert result.stdout.strip() == "False"

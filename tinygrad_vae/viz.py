@@ -36,7 +36,8 @@ Edge = tuple[Tensor, Tensor, int]  # (input, op result, argument position)
 _LEAF_COLOUR, _CONST_COLOUR, _OP_COLOUR = "#cfe2f3", "#e6e6e6", "#fff2cc"
 
 
-def _inputs_of(t: Tensor, trace: trace_backward | None, where: str) -> tuple[Tensor, ...]:
+def _inputs_of(t: Tensor, trace: trace_backward | None) -> tuple[Tensor, ...]:
+    """The inputs of the op that made ``t``: from the graph, or from the trace once backward released it."""
     fn = t._ctx
     if fn is None:
         return ()
@@ -47,7 +48,7 @@ def _inputs_of(t: Tensor, trace: trace_backward | None, where: str) -> tuple[Ten
             if step.tensor is t:
                 return step.inputs
     raise RuntimeError(
-        f"{where}: the graph below this {type(fn).__name__} node was released by backward(); draw it before "
+        f"collect_graph: the graph below this {type(fn).__name__} node was released by backward(); draw it before "
         f"backward, call backward(retain_graph=True), or run backward inside trace_backward() and pass trace="
     )
 
@@ -72,8 +73,8 @@ def collect_graph(root: Tensor, trace: trace_backward | None = None) -> tuple[li
             continue
         seen.add(id(t))
         stack.append((t, True))
-        stack.extend((p, False) for p in reversed(_inputs_of(t, trace, "collect_graph")) if id(p) not in seen)
-    edges = [(p, t, i) for t in order for i, p in enumerate(_inputs_of(t, trace, "collect_graph"))]
+        stack.extend((p, False) for p in reversed(_inputs_of(t, trace)) if id(p) not in seen)
+    edges = [(p, t, i) for t in order for i, p in enumerate(_inputs_of(t, trace))]
     return order, edges
 
 
