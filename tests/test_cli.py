@@ -357,6 +357,8 @@ def test_checkpoint_from_a_different_architecture(tmp_path: Path, digits_run: Pa
                           r"--hidden-dims \(32,\) differs from the resumed run's \(16,\)")
     assert_one_line_error(run("train", "--resume", digits_run, "--dataset", "mixture"), 1,
                           r"--dataset cannot be combined with --resume")
+    assert_one_line_error(run("train", "--resume", digits_run, "--binarize"), 1,
+                          r"--binarize cannot be combined with --resume: the run folder names its data")
 
 
 # --------------------------------------------------------------------------

@@ -139,10 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train a VAE and write a run folder",
-        description="Train a VAE and write a run folder (run.json, checkpoint.npz, history, figures). "
-        "A checkpoint is written after every epoch, so an interrupted run can go on with --resume. "
-        "Defaults depend on the data set: "
-        + "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in d.items()) for name, d in DEFAULTS.items()),
+        description="Train a VAE and write a run folder (run.json, checkpoint.npz, history, figures).\n"
+        "A checkpoint is written after every epoch, so an interrupted run can go on with --resume.",
+        epilog="defaults by data set (an option given on the command line wins):\n" + "\n".join(
+            f"  {name:<8} hidden {','.join(map(str, d['hidden_dims']))}, latent {d['latent_dim']}, {d['likelihood']}, "
+            f"{d['optimizer']} lr {d['lr']}, batch {d['batch_size']}, {d['epochs']} epochs"
+            for name, d in DEFAULTS.items()
+        ) + "\n  (mixture: the origin notebook's settings)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = train.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, help="mixture: the notebook's 2-D clusters (default); "
@@ -386,8 +390,8 @@ def _train_settings(args: argparse.Namespace, previous: dict[str, Any] | None) -
                     f"--{key.replace('_', '-')} {value!r} differs from the resumed run's {old!r}; "
                     f"a resumed run keeps its settings (start a new run with --out to change them)"
                 )
-        for flag in ("dataset", "data_dir"):
-            if getattr(args, flag) is not None:
+        for flag in ("dataset", "data_dir", "binarize"):
+            if getattr(args, flag) not in (None, False):
                 raise CliError(f"--{flag.replace('_', '-')} cannot be combined with --resume: the run folder names its data")
         return {**settings, "epochs": given.get("epochs", settings["epochs"])}
     dataset = args.dataset or "mixture"
@@ -463,10 +467,13 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         trainer.fit(data.x_train, settings["epochs"], callback=after_epoch, log_every=None,
                     checkpoint_path=run_dir / CHECKPOINT_FILE, checkpoint_every=1)
     except KeyboardInterrupt:
+        if progress.in_place:
+            print(file=console.stderr)  # end the progress line before the message
         raise CliError(f"interrupted after epoch {trainer.epoch}; continue with: {PROG} train --resume {run_dir}",
                        EXIT_INTERRUPTED) from None
-    console.result(f"{run_dir}: {trainer.epoch} epochs, train loss {trainer.history['total'][-1]:.4f}, "
-                   f"test loss {test_losses[-1]:.4f}; '{PROG} evaluate {run_dir}' measures the ELBO in nats")
+    test_part = f", test loss {test_losses[-1]:.4f}" if test_losses else ""
+    console.result(f"{run_dir}: {trainer.epoch} epochs, train loss {trainer.history['total'][-1]:.4f}{test_part}; "
+                   f"'{PROG} evaluate {run_dir}' measures the ELBO in nats")
     if not args.no_figures:
         _draw_figures(run_dir, trainer.model, {**trainer.history, "test_total": test_losses}, data, console, strict=False)
     return 0

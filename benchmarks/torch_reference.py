@@ -1,0 +1,177 @@
+"""The same VAE trained in PyTorch and in tinygrad_vae on binarized digits: test ELBO and wall time.
+
+Needs torch (never a dependency of the project, never imported by the tests):
+
+    pip install torch
+    python benchmarks/torch_reference.py --epochs 200 --seeds 0 1 2
+
+Both sides get the same architecture (MLP encoder with mu / log-variance
+heads, MLP decoder with Bernoulli logits), the same loss (summed binary
+cross-entropy plus the closed-form KL, averaged over the batch), the same
+optimizer (Adam, PyTorch's defaults), the same batch size and epochs, and
+the same initial weights (copied from the tinygrad_vae model before
+training). Shuffling and noise come from each framework's own seeded
+generators, so the runs are equally good draws, not the same draw: compare
+the means over seeds against their spread.
+
+Both trained models are then measured by the same code, tinygrad_vae's
+``VAE.elbo`` and ``VAE.log_likelihood`` (the PyTorch weights are copied
+back), on the fixed digits test split. As a cross-check of that evaluator,
+the PyTorch model's test ELBO is also computed in PyTorch.
+
+Timing: wall-clock seconds of the training loops only (data loading and
+evaluation excluded), on the same machine, both with one thread by default
+(``--threads N`` to change); the script prints the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+
+# One thread each by default (--threads N to change): both frameworks then run the same single-core
+# workload, and the timing is less at the mercy of whatever else runs on the machine. The BLAS
+# thread count must be set before NumPy is imported.
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv[:-1] else 1
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(THREADS)
+
+import numpy as np  # noqa: E402
+
+from tinygrad_vae.datasets import load_dataset  # noqa: E402
+from tinygrad_vae.training import Trainer  # noqa: E402
+from tinygrad_vae.vae import VAE  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+except ImportError:  # a clear message instead of a traceback: torch is optional
+    raise SystemExit("torch_reference.py needs PyTorch: pip install torch") from None
+
+
+class TorchVAE(torch.nn.Module):
+    """The tinygrad_vae ``VAE`` (standard prior, Bernoulli decoder) in PyTorch, weights copied from ``model``."""
+
+    def __init__(self, model: VAE) -> None:
+        super().__init__()
+        sizes = (model.input_dim, *model.hidden_dims)
+        self.encoder = torch.nn.Sequential(*self._stack(sizes))
+        self.mu_head = torch.nn.Linear(sizes[-1], model.latent_dim)
+        self.log_var_head = torch.nn.Linear(sizes[-1], model.latent_dim)
+        dec = (model.latent_dim, *model.decoder_hidden_dims)
+        self.decoder = torch.nn.Sequential(*self._stack(dec), torch.nn.Linear(dec[-1], model.input_dim))
+        # tinygrad_vae's Linear stores (in, out); torch's (out, in). Names match otherwise.
+        state = {name: torch.from_numpy(array.T.copy() if name.endswith("weight") else array.copy())
+                 for name, array in model.state_dict().items()}
+        self.load_state_dict(state)
+
+    @staticmethod
+    def _stack(sizes: tuple[int, ...]) -> list[torch.nn.Module]:
+        layers: list[torch.nn.Module] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+        return layers
+
+    def negative_elbo(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Per example: sum_d BCE(x_d, logits_d) + KL(N(mu, diag(exp(log_var))) || N(0, I)), with one z."""
+        h = self.encoder(x)
+        mu, log_var = self.mu_head(h), self.log_var_head(h)
+        eps = torch.randn(mu.shape, generator=generator)
+        logits = self.decoder(mu + eps * torch.exp(0.5 * log_var))
+        recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+        kl = -0.5 * (1 + log_var - mu * mu - log_var.exp()).sum(dim=1)
+        return recon + kl
+
+    def copy_into(self, model: VAE) -> None:
+        """Write these weights into the tinygrad_vae ``model`` (same architecture)."""
+        model.load_state_dict({name: (tensor.detach().numpy().T if name.endswith("weight") else tensor.detach().numpy())
+                               for name, tensor in self.state_dict().items()})
+
+
+def train_torch(net: TorchVAE, x: np.ndarray, epochs: int, batch_size: int, lr: float, seed: int) -> float:
+    """Adam on the mean negative ELBO, shuffled each epoch; returns the wall time of the loop."""
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    data = torch.from_numpy(x)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(0, len(x), batch_size):
+            optimizer.zero_grad()
+            net.negative_elbo(data[order[i:i + batch_size]], generator).mean().backward()
+            optimizer.step()
+    return time.perf_counter() - start
+
+
+def evaluate(model: VAE, x: np.ndarray, k: int, seed: int) -> tuple[float, float]:
+    """Test ELBO and importance-weighted log-likelihood (k samples), nats per example, by tinygrad_vae's code."""
+    rng = np.random.default_rng(seed)
+    return float(model.elbo(x, rng=rng).mean()), float(model.log_likelihood(x, k=k, rng=rng, batch_size=64).mean())
+
+
+def mean_sd(values: list[float]) -> str:
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    return f"{np.mean(values):8.3f} +- {sd:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--hidden-dims", type=lambda s: tuple(int(d) for d in s.split(",")), default=(128,))
+    parser.add_argument("--latent-dim", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("-k", type=int, default=1000, help="importance samples for log p(x)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and for torch (default 1)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data = load_dataset("digits", binarize_pixels=True)
+    print(f"digits, binarized: {len(data.x_train)} train / {len(data.x_test)} test; VAE 64-"
+          f"{'-'.join(map(str, args.hidden_dims))}-{args.latent_dim} Bernoulli; Adam lr {args.lr}, "
+          f"batch {args.batch_size}, {args.epochs} epochs; seeds {args.seeds}")
+    print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads)")
+    results: dict[str, dict[str, list[float]]] = {name: {"elbo": [], "ll": [], "seconds": []}
+                                                  for name in ("tinygrad_vae", "torch")}
+    torch_own_elbo = []
+    for seed in args.seeds:
+        def fresh() -> VAE:
+            return VAE(data.input_dim, args.hidden_dims, args.latent_dim, "bernoulli", rng=np.random.default_rng(seed))
+
+        ours = fresh()
+        net = TorchVAE(ours)  # same initial weights
+        trainer = Trainer(ours, optimizer="adam", lr=args.lr, batch_size=args.batch_size)
+        start = time.perf_counter()
+        trainer.fit(data.x_train, args.epochs, log_every=None)
+        results["tinygrad_vae"]["seconds"].append(time.perf_counter() - start)
+        results["torch"]["seconds"].append(train_torch(net, data.x_train, args.epochs, args.batch_size, args.lr, seed))
+
+        theirs = fresh()
+        net.copy_into(theirs)
+        for name, model in (("tinygrad_vae", ours), ("torch", theirs)):
+            elbo, ll = evaluate(model, data.x_test, args.k, seed)
+            results[name]["elbo"].append(elbo)
+            results[name]["ll"].append(ll)
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(seed)
+            torch_own_elbo.append(-float(net.negative_elbo(torch.from_numpy(data.x_test), generator).mean()))
+        print(f"seed {seed}: " + "; ".join(
+            f"{name} ELBO {r['elbo'][-1]:.3f}, log p(x) {r['ll'][-1]:.3f}, {r['seconds'][-1]:.1f} s"
+            for name, r in results.items()))
+
+    print(f"\nover {len(args.seeds)} seeds (mean +- sd), nats per example on the test set:")
+    print(f"{'':14} {'test ELBO':>18} {f'log p(x), k={args.k}':>20} {'train seconds':>18}")
+    for name, r in results.items():
+        print(f"{name:14} {mean_sd(r['elbo']):>18} {mean_sd(r['ll']):>20} {mean_sd(r['seconds']):>18}")
+    print(f"torch model's test ELBO computed in torch: {mean_sd(torch_own_elbo)} (cross-check of the evaluator)")
+    ratio = np.mean(results["tinygrad_vae"]["seconds"]) / np.mean(results["torch"]["seconds"])
+    print(f"wall-time ratio tinygrad_vae / torch: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
