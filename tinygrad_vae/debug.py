@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -65,6 +66,9 @@ class BackwardStep:
         return float(np.sqrt(np.sum(np.square(self.grad, dtype=np.float64))))
 
 
+_Trace = TypeVar("_Trace", bound="trace_backward")  # so a subclass's ``with`` gets the subclass
+
+
 class trace_backward:
     """Record every node of the backward passes run inside the ``with`` block.
 
@@ -83,7 +87,7 @@ class trace_backward:
         inputs = () if fn is None or fn.inputs is None else tuple(fn.inputs)
         self.steps.append(BackwardStep(t, op, inputs, np.array(grad.data, copy=True)))
 
-    def __enter__(self) -> trace_backward:
+    def __enter__(self: _Trace) -> _Trace:
         _backward_observers.append(self._observe)
         return self
 
