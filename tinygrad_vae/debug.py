@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinygrad_vae.tensor import Tensor, _backward_observers
+
+if TYPE_CHECKING:  # annotations are not evaluated at run time (PEP 563), so this costs no dependency
+    from typing_extensions import Self
 
 
 def node_names(tensors: Iterable[Tensor]) -> dict[int, str]:
@@ -66,9 +69,6 @@ class BackwardStep:
         return float(np.sqrt(np.sum(np.square(self.grad, dtype=np.float64))))
 
 
-_Trace = TypeVar("_Trace", bound="trace_backward")  # so a subclass's ``with`` gets the subclass
-
-
 class trace_backward:
     """Record every node of the backward passes run inside the ``with`` block.
 
@@ -87,7 +87,7 @@ class trace_backward:
         inputs = () if fn is None or fn.inputs is None else tuple(fn.inputs)
         self.steps.append(BackwardStep(t, op, inputs, np.array(grad.data, copy=True)))
 
-    def __enter__(self: _Trace) -> _Trace:
+    def __enter__(self) -> Self:
         _backward_observers.append(self._observe)
         return self
 
