@@ -1,14 +1,14 @@
 """A walk through reverse-mode autodiff, from a scalar expression to the VAE's gradient.
 
-Run from the repository root::
+Run from the repository root after ``pip install -e '.[plot]'``::
 
     python examples/autodiff_tour.py               # prints as it goes, figures into tour_out/
     python examples/autodiff_tour.py --out /tmp/tour
 
 Each stop prints what the engine did and, where a picture helps, writes one
-into the output folder: a computation graph as a PNG (needs the ``plot``
-extra, ``pip install '.[plot]'``; without it the tour still runs and writes
-the DOT text only) and as Graphviz DOT text. docs/ explains each stop.
+into the output folder: a computation graph as Graphviz DOT text and as a
+PNG (the PNG needs matplotlib, the ``plot`` extra; without it the tour still
+runs and writes the DOT text only). docs/ explains each stop.
 """
 
 from __future__ import annotations
