@@ -27,6 +27,7 @@ evaluation excluded), on the same machine, both with one thread by default
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -40,14 +41,14 @@ THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.a
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(THREADS)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from tinygrad_vae.datasets import load_dataset  # noqa: E402
-from tinygrad_vae.training import Trainer  # noqa: E402
-from tinygrad_vae.vae import VAE  # noqa: E402
+from tinygrad_vae.datasets import load_dataset
+from tinygrad_vae.training import Trainer
+from tinygrad_vae.vae import VAE
 
 try:
-    import torch  # noqa: E402
+    import torch
 except ImportError:  # a clear message instead of a traceback: torch is optional
     raise SystemExit("torch_reference.py needs PyTorch: pip install torch") from None
 
@@ -71,7 +72,7 @@ class TorchVAE(torch.nn.Module):
     @staticmethod
     def _stack(sizes: tuple[int, ...]) -> list[torch.nn.Module]:
         layers: list[torch.nn.Module] = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in itertools.pairwise(sizes):
             layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
         return layers
 
@@ -139,11 +140,11 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {name: {"elbo": [], "ll": [], "seconds": []}
                                                   for name in ("tinygrad_vae", "torch")}
     torch_own_elbo = []
-    for seed in args.seeds:
-        def fresh() -> VAE:
-            return VAE(data.input_dim, args.hidden_dims, args.latent_dim, "bernoulli", rng=np.random.default_rng(seed))
+    def fresh(seed: int) -> VAE:
+        return VAE(data.input_dim, args.hidden_dims, args.latent_dim, "bernoulli", rng=np.random.default_rng(seed))
 
-        ours = fresh()
+    for seed in args.seeds:
+        ours = fresh(seed)
         net = TorchVAE(ours)  # same initial weights
         trainer = Trainer(ours, optimizer="adam", lr=args.lr, batch_size=args.batch_size)
         start = time.perf_counter()
@@ -151,7 +152,7 @@ def main() -> None:
         results["tinygrad_vae"]["seconds"].append(time.perf_counter() - start)
         results["torch"]["seconds"].append(train_torch(net, data.x_train, args.epochs, args.batch_size, args.lr, seed))
 
-        theirs = fresh()
+        theirs = fresh(seed)
         net.copy_into(theirs)
         for name, model in (("tinygrad_vae", ours), ("torch", theirs)):
             elbo, ll = evaluate(model, data.x_test, args.k, seed)

@@ -75,7 +75,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_python_dash_m_help_in_a_subprocess() -> None:
     package_root = Path(tinygrad_vae.__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": f"{package_root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    done = subprocess.run([sys.executable, "-m", "tinygrad_vae", "--help"], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-m", "tinygrad_vae", "--help"], capture_output=True, text=True, env=env, check=False,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     for command in ("train", "evaluate", "sample", "plot"):
@@ -199,7 +199,7 @@ def test_history_json(tmp_path: Path) -> None:
 
 
 def test_mixture_run_draws_the_notebook_figure(tmp_path: Path) -> None:
-    code, out, _ = run("train", "--dataset", "mixture", "--epochs", "2", "--hidden-dims", "8", "--out", tmp_path)
+    code, _, _ = run("train", "--dataset", "mixture", "--epochs", "2", "--hidden-dims", "8", "--out", tmp_path)
     assert code == 0
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
     assert run("sample", tmp_path, "-n", "50", "--out", tmp_path / "s.png")[0] == 0
@@ -249,7 +249,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path: Path, monk
 
 def test_resume_with_nothing_left_to_do(tmp_path: Path) -> None:
     assert run("train", "--dataset", "mixture", "--epochs", "1", *TINY, "--out", tmp_path, "-q")[0] == 0
-    code, out, err = run("train", "--resume", tmp_path)
+    code, _, err = run("train", "--resume", tmp_path)
     assert code == 0 and "already has 1 epochs; nothing to train" in err
 
 
@@ -316,7 +316,7 @@ def test_mnist_from_idx_files_end_to_end(tmp_path: Path) -> None:
         (mnist / f"{prefix}-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + np.array([n], ">u4").tobytes()
                                                             + labels.tobytes())
     run_dir = tmp_path / "run"
-    code, out, err = run("train", "--dataset", "mnist", "--data-dir", mnist, "--binarize", "--epochs", "2",
+    code, _, err = run("train", "--dataset", "mnist", "--data-dir", mnist, "--binarize", "--epochs", "2",
                          "--hidden-dims", "4", "--out", run_dir)
     assert code == 0, err
     assert (run_dir / "manifold.png").exists()

@@ -42,15 +42,14 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # Defaults per data set; an option given on the command line wins. The mixture's are the notebook's.
 _NOTEBOOK = PRESETS["notebook"]
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "mixture": dict(hidden_dims=_NOTEBOOK["model"]["hidden_dims"], latent_dim=_NOTEBOOK["model"]["latent_dim"],
-                    likelihood="gaussian", optimizer=_NOTEBOOK["optimizer"], lr=_NOTEBOOK["lr"],
-                    batch_size=_NOTEBOOK["batch_size"], epochs=_NOTEBOOK["epochs"]),
-    "digits": dict(hidden_dims=(128,), latent_dim=2, likelihood="bernoulli", optimizer="adam", lr=1e-3,
-                   batch_size=64, epochs=200),
-    "mnist": dict(hidden_dims=(256,), latent_dim=2, likelihood="bernoulli", optimizer="adam", lr=1e-3,
-                  batch_size=128, epochs=20),
+    "mixture": {"hidden_dims": _NOTEBOOK["model"]["hidden_dims"], "latent_dim": _NOTEBOOK["model"]["latent_dim"],
+                "likelihood": "gaussian", "optimizer": _NOTEBOOK["optimizer"], "lr": _NOTEBOOK["lr"],
+                "batch_size": _NOTEBOOK["batch_size"], "epochs": _NOTEBOOK["epochs"]},
+    "digits": {"hidden_dims": (128,), "latent_dim": 2, "likelihood": "bernoulli", "optimizer": "adam", "lr": 1e-3,
+               "batch_size": 64, "epochs": 200},
+    "mnist": {"hidden_dims": (256,), "latent_dim": 2, "likelihood": "bernoulli", "optimizer": "adam", "lr": 1e-3,
+              "batch_size": 128, "epochs": 20},
 }
-ARCHITECTURE = ("hidden_dims", "latent_dim", "likelihood")
 
 
 class CliError(Exception):
@@ -323,7 +322,7 @@ class Console:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -569,8 +568,8 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
                        baseline_pca_squared_error_se=pca_error_se)
         nats.append(("baseline: independent pixels, alpha=1", bernoulli, bernoulli_se))
         errors.append((f"baseline: PCA, {model.latent_dim} components", pca_error, pca_error_se))
-    lines = [f"{data.name} {args.split} set, {len(x)} examples, model after {trainer.epoch} epochs "
-             f"(mean +- standard error over the examples)", "nats per example:"]
+    lines = [(f"{data.name} {args.split} set, {len(x)} examples, model after {trainer.epoch} epochs "
+              f"(mean +- standard error over the examples)"), "nats per example:"]
     lines += [f"  {label:<40} {mean:10.3f} +- {se:.3f}" for label, mean, se in nats]
     lines.append("squared reconstruction error per example:")
     lines += [f"  {label:<40} {mean:10.3f} +- {se:.3f}" for label, mean, se in errors]
