@@ -309,7 +309,13 @@ def render_png(
         for t in nodes
     }
     n_inputs = _input_counts(edges)
+    # An op that reads one tensor twice (x * x) gets its arrows bent apart, so both stay visible.
+    repeats = Counter((id(p), id(c)) for p, c, _ in edges)
+    drawn: Counter[tuple[int, int]] = Counter()
     for (parent, child, position), chain in zip(edges, chains):
+        pair = (id(parent), id(child))
+        bend = 0.3 * (drawn[pair] - (repeats[pair] - 1) / 2) if len(chain) == 2 else 0.0
+        drawn[pair] += 1
         # Leave the parent's box at its bottom, pass the waypoints, enter the child's box at its top;
         # segments are pulled back 6 points from a box's border, not from a waypoint.
         ends = [((0.5, 0.0), boxes[id(parent)], 6)] + [(centres[w], "data", 0) for w in chain[1:-1]]
@@ -317,11 +323,15 @@ def render_png(
         for (xy0, coords0, shrink0), (xy1, coords1, shrink1) in pairwise(ends):
             ax.annotate("", xy=xy1, xycoords=coords1, xytext=xy0, textcoords=coords0, zorder=2,
                         arrowprops={"arrowstyle": "-|>" if coords1 != "data" else "-", "color": "#555555",
-                                    "lw": 1.0, "shrinkA": shrink0, "shrinkB": shrink1})
-        if n_inputs[id(child)] > 1:  # argument position, near the arrow head
+                                    "lw": 1.0, "shrinkA": shrink0, "shrinkB": shrink1,
+                                    "connectionstyle": f"arc3,rad={bend}"})
+        if n_inputs[id(child)] > 1:  # argument position, 60% of the way along the last segment
             (x0, y0), (x1, y1) = centres[chain[-2]], centres[id(child)]
-            ax.text(x0 + 0.6 * (x1 - x0) + 0.12, y0 + 0.6 * (y1 - y0), str(position), fontsize=7, color="#aa3300",
-                    ha="center", va="center", zorder=4, bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"})
+            # arc3 bends a segment towards bend * (dy, -dx); at 60% the curve is 0.48 of that away.
+            x = x0 + 0.6 * (x1 - x0) + 0.48 * bend * (y1 - y0) + 0.12
+            y = y0 + 0.6 * (y1 - y0) - 0.48 * bend * (x1 - x0)
+            ax.text(x, y, str(position), fontsize=7, color="#aa3300", ha="center", va="center", zorder=4,
+                    bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
