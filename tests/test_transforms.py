@@ -224,6 +224,14 @@ def test_mixed_partial_through_a_non_differentiated_argument() -> None:
     np.testing.assert_allclose(mixed, np.diag(2 * x * np.exp(y)), rtol=1e-12)
 
 
+def test_jacobian_of_an_array_argument_is_recorded_when_another_argument_is_differentiated() -> None:
+    """J = d(x * y^2)/dx = diag(y^2) for a plain array x; d/dy sum(J) = 2y needs J recorded as a function of y."""
+    x = np.array([1.0, -2.0, 0.5])
+    y = np.array([0.5, 3.0, -1.0])
+    g = grad(lambda y_: jacobian(lambda a, b: a * b * b)(x, y_).sum())(y)
+    np.testing.assert_allclose(g, 2 * y, rtol=1e-12)
+
+
 def test_grad_and_value_and_grad_still_return_numbers_for_numbers() -> None:
     value, slope = value_and_grad(lambda x: x**3)(2.0)
     assert value == 8.0 and slope == pytest.approx(12.0, rel=1e-6)

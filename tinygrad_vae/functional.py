@@ -52,9 +52,10 @@ def _wants_higher_order(values: Sequence[Any]) -> bool:
     return is_grad_enabled() and any(isinstance(v, Tensor) and v.requires_grad for v in values)
 
 
-def _output(values: Sequence[Any], results: Sequence[Tensor]) -> list[Any]:
-    """Tensors stay Tensors when any input was a Tensor; otherwise hand back NumPy arrays."""
-    if any(isinstance(v, Tensor) for v in values):
+def _output(values: Sequence[Any], results: Sequence[Tensor], higher_order: bool) -> list[Any]:
+    """Tensors when any input was a Tensor, or when the results are recorded for an enclosing
+    transform (d/dy of df/dx with a number x needs them); otherwise NumPy arrays."""
+    if higher_order or any(isinstance(v, Tensor) for v in values):
         return list(results)
     return [r.data for r in results]
 
@@ -107,9 +108,7 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0)
                             f"use jacobian for vector outputs")
         with enable_grad():
             grads = gradients(value, inputs, create_graph=higher_order)
-        # An enclosing transform differentiating through this one (e.g. d/dy of df/dx with a number x)
-        # needs the recorded Tensors, whatever type the differentiated arguments had.
-        value_out, *grads = [value, *grads] if higher_order else _output(chosen, [value, *grads])
+        value_out, *grads = _output(chosen, [value, *grads], higher_order)
         if not isinstance(value_out, Tensor):
             value_out = value_out.item() if value_out.ndim == 0 else value_out
         return value_out, _pack(grads, argnums)
@@ -153,7 +152,7 @@ def jacobian(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Ca
             # An empty output has an empty Jacobian: nothing to stack.
             jacs = [stack(r).reshape(out.shape + x.shape) if r else Tensor(np.zeros(out.shape + x.shape, x.dtype))
                     for r, x in zip(rows, inputs)]
-        return _pack(_output(chosen, jacs), argnums)
+        return _pack(_output(chosen, jacs, higher_order), argnums)
 
     return wrapped
 
@@ -173,9 +172,11 @@ def hessian(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Cal
     blocks = [[jacobian(grad(f, i), j) for j in nums] for i in nums]
 
     def wrapped(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], ...]:
+        higher_order = _wants_higher_order([*args, *kwargs.values()])
         # Hand every block Tensors, so the inner grad(f, i) differentiates through x_j too.
         args, _, chosen = _select(args, argnums, "hessian")
-        return tuple(tuple(_output(chosen, [block(*args, **kwargs) for block in row])) for row in blocks)
+        return tuple(tuple(_output(chosen, [block(*args, **kwargs) for block in row], higher_order))
+                     for row in blocks)
 
     return wrapped
 
@@ -239,7 +240,7 @@ def vjp(f: Callable[..., Tensor], primals: Sequence[Any], cotangent: Any) -> tup
         raise ValueError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
     with enable_grad():
         grads = gradients(out, inputs, grad_output=v, create_graph=higher_order)
-    out_value, *grads = _output([*primals, cotangent], [out, *grads])
+    out_value, *grads = _output([*primals, cotangent], [out, *grads], higher_order)
     return out_value, tuple(grads)
 
 
@@ -263,7 +264,7 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
         u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)
         vjps = gradients(out, inputs, grad_output=u, create_graph=True)
         (jt,) = gradients(_inner(vjps, ts), [u], create_graph=higher_order)
-    out_value, jt = _output(given, [out, jt])
+    out_value, jt = _output(given, [out, jt], higher_order)
     return out_value, jt
 
 
@@ -280,7 +281,7 @@ def hvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     with enable_grad():
         grads = gradients(out, inputs, create_graph=True)
         products = gradients(_inner(grads, ts), inputs, create_graph=higher_order)
-    out_value, *products = _output(given, [out, *products])
+    out_value, *products = _output(given, [out, *products], higher_order)
     if not isinstance(out_value, Tensor):
         out_value = out_value.item()
     return out_value, tuple(products)
