@@ -76,6 +76,8 @@ class trace_backward:
     gradient that reached any tensor of the graph, intermediate ones included
     (which ``.grad`` does not keep); ``str(trace)`` or ``trace.print()`` shows
     the table. Several backward passes in one block append to the same list.
+    The trace holds references to the traced tensors (and copies of their
+    gradients) for as long as it lives: meant for small graphs, not training.
     """
 
     def __init__(self) -> None:
