@@ -20,6 +20,7 @@ The ops themselves (each forward beside its gradient rule) live in ``ops.py``.
 from __future__ import annotations
 
 import functools
+import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -152,7 +153,7 @@ class detect_anomaly:
 
 def _user_frame() -> str:
     """The innermost stack frame outside this package, as 'file:line in func: code'."""
-    package_dir = __file__.rsplit("/", 1)[0]
+    package_dir = os.path.dirname(os.path.abspath(__file__))
     for frame in reversed(traceback.extract_stack()):
         if not frame.filename.startswith(package_dir):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
