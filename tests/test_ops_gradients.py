@@ -377,7 +377,8 @@ CATALOGUE: list[OpCase] = [
     OpCase("flatten", lambda a: a.flatten(), lambda a: a.reshape(-1), unary()),
     OpCase("transpose", lambda a, axes: a.transpose(axes), np.transpose, unary(params=permutation)),
     OpCase("transpose_reverse", lambda a: a.transpose(), np.transpose, unary()),
-    OpCase("permute", lambda a, axes: a.permute(*axes), np.transpose, unary(params=permutation)),
+    OpCase("permute_3d", lambda a, axes: a.permute(*axes), np.transpose,  # 3-cycles: where inverting matters
+           unary(shape=any_shape(min_dims=3), params=permutation)),
     OpCase("T", lambda a: a.T, lambda a: a.T, unary()),
     OpCase("mT", lambda a: a.mT, lambda a: np.swapaxes(a, -1, -2), unary(shape=any_shape(min_dims=2))),
     OpCase("broadcast_to", lambda a, shape: a.broadcast_to(shape), np.broadcast_to, broadcast_to_inputs()),
