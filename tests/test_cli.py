@@ -333,6 +333,8 @@ def test_run_folder_errors(tmp_path: Path, digits_run: Path) -> None:
     assert_one_line_error(run("evaluate", tmp_path), 1, r"is not a run folder: it has no run.json")
     (tmp_path / "run.json").write_text("{not json")
     assert_one_line_error(run("plot", tmp_path), 1, r"run.json is not valid JSON")
+    (tmp_path / "run.json").write_text('{"format": "tinygrad_vae.run", "model": {}}')
+    assert_one_line_error(run("plot", tmp_path), 1, r"run.json is damaged: it lacks dataset, settings")
     assert_one_line_error(run("sample", digits_run, "--out", tmp_path / "s.txt"), 1,
                           r"--out must end in .png \(a figure\) or .npy \(the array\)")
     assert_one_line_error(run("train", "--dataset", "digits", "--out", digits_run), 1,

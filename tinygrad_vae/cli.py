@@ -238,6 +238,9 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
         raise CliError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
         raise CliError(f"{path} is not a {PROG} run file (no format tag {RUN_FORMAT!r})")
+    missing = [key for key in ("dataset", "model", "settings") if not isinstance(run.get(key), dict)]
+    if missing:
+        raise CliError(f"{path} is damaged: it lacks {', '.join(missing)}")
     return run
 
 
@@ -488,12 +491,14 @@ MANIFOLD_N = 15  # decoded latent grid of MANIFOLD_N x MANIFOLD_N images
 
 @no_grad()
 def _draw_figures(
-    run_dir: Path, model: VAE, history: dict[str, list[float]], data: Dataset, console: Console, strict: bool
+    run_dir: Path, model: VAE, history: dict[str, list[float]], data: Dataset, console: Console, strict: bool,
+    seed: int = 0,
 ) -> None:
-    """Draw the run's figures into ``run_dir``. Without matplotlib: an error if ``strict``, else a note."""
+    """Draw the run's figures into ``run_dir``, samples seeded by ``seed``. Without matplotlib: an error if
+    ``strict``, else a note."""
     from tinygrad_vae import image_plots, plotting
 
-    rng = np.random.default_rng(0)  # the figures are the same every time they are drawn
+    rng = np.random.default_rng(seed)
     written = []
     try:
         if data.image_shape is None:
@@ -603,7 +608,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     run, trainer, data = _open_run(args)
     rows = _read_history(args.run_dir, run["settings"]["history_format"])[: trainer.epoch]
     history = {**trainer.history, "test_total": [row["test_total"] for row in rows if "test_total" in row]}
-    _draw_figures(args.run_dir, trainer.model, history, data, console, strict=True)
+    _draw_figures(args.run_dir, trainer.model, history, data, console, strict=True, seed=args.seed)
     return 0
 
 
