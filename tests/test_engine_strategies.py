@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
+import tinygrad_vae.testing
 from tinygrad_vae.testing import (
     arrays,
     away_from,
@@ -99,3 +102,13 @@ def test_the_engine_imports_without_hypothesis() -> None:
     code = "import sys; sys.modules['hypothesis'] = None; import tinygrad_vae; print(tinygrad_vae.Tensor([1.0]))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_module_docstring_examples_run() -> None:
+    """The usage examples in ``tinygrad_vae.testing`` are real code: run them and their tests."""
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", tinygrad_vae.testing.__doc__)
+    assert len(blocks) == 2
+    namespace: dict[str, object] = {}
+    exec("\n".join(textwrap.dedent(b) for b in blocks), namespace)
+    namespace["test_cube"]()
+    namespace["test_engine"]()

@@ -11,11 +11,10 @@ construction*, rather than by filtering, which would throw most draws away.
 
 Checking your own op::
 
-    import numpy as np
-    from hypothesis import given, strategies as st
+    from hypothesis import given
     from tinygrad_vae import gradcheck, gradgradcheck
     from tinygrad_vae.tensor import Function
-    from tinygrad_vae.testing import positive_arrays, shapes
+    from tinygrad_vae.testing import arrays, shapes
 
     class Cube(Function):  # your op: forward on arrays, backward with Tensor ops
         def forward(self, a):
@@ -24,13 +23,16 @@ Checking your own op::
             (x,) = self.inputs
             return (grad * x * x * 3.0,)
 
-    @given(st.data())
-    def test_cube(data):
-        x = data.draw(positive_arrays(data.draw(shapes(max_dims=2))))
+    @given(arrays(shapes(max_dims=2)))   # float64, values in [-3, 3]
+    def test_cube(x):
         gradcheck(Cube.apply, [x])       # first derivatives
-        gradgradcheck(Cube.apply, [x])   # the rule itself is differentiable
+        gradgradcheck(Cube.apply, [x])   # the rule is itself differentiable
 
-Whole random programs come from ``expression_graphs()``::
+For an op with a kink or a pole, draw from ``away_from_zero``, ``away_from``,
+``positive_arrays`` or ``distinct_arrays`` instead. Whole random programs
+come from ``expression_graphs()``::
+
+    from tinygrad_vae.testing import expression_graphs
 
     @given(expression_graphs())
     def test_engine(graph):
