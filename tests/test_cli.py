@@ -136,6 +136,14 @@ def test_evaluate_text_output(digits_run: Path) -> None:
     assert "note:" not in out  # binarized pixels: the Bernoulli numbers are log-probabilities
 
 
+def test_grey_level_pixels_get_a_note(tmp_path: Path) -> None:
+    """Without --binarize the Bernoulli numbers are cross-entropies, and evaluate says so."""
+    assert run("train", "--dataset", "digits", "--epochs", "1", *TINY, "--out", tmp_path, "-q")[0] == 0
+    code, out, _ = run("evaluate", tmp_path, "-k", "2")
+    assert code == 0
+    assert "note: the pixels are not binary, so the Bernoulli numbers are cross-entropies" in out
+
+
 def test_sample_npy_and_png(digits_run: Path, tmp_path: Path) -> None:
     code, out, _ = run("sample", digits_run, "-n", "10", "--out", tmp_path / "s.npy", "--seed", "3")
     assert code == 0 and "wrote 10 samples" in out
@@ -337,6 +345,8 @@ def test_run_folder_errors(tmp_path: Path, digits_run: Path) -> None:
     assert_one_line_error(run("plot", tmp_path), 1, r"run.json is damaged: it lacks dataset, settings")
     assert_one_line_error(run("sample", digits_run, "--out", tmp_path / "s.txt"), 1,
                           r"--out must end in .png \(a figure\) or .npy \(the array\)")
+    assert_one_line_error(run("sample", digits_run, "--out", tmp_path / "no" / "such" / "s.npy"), 1,
+                          r"tinygrad-vae sample: error: .*No such file or directory")
     assert_one_line_error(run("train", "--dataset", "digits", "--out", digits_run), 1,
                           r"already holds a run; continue it with --resume .* or start over with --force")
     assert_one_line_error(run("train", "--resume", digits_run, "--out", tmp_path), 1, r"either --out .* or --resume")
