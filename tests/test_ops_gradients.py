@@ -370,6 +370,7 @@ CATALOGUE: list[OpCase] = [
     OpCase("matmul_batched_broadcast", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 3)),
     OpCase("matmul_batch_matrix", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 2)),
     OpCase("matmul_vector_batch", lambda a, b: a @ b, np.matmul, matmul_inputs(1, 3)),
+    OpCase("matmul_batch_vector", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 1)),
     OpCase("affine", affine, lambda x, w, b: x @ w + b, affine_inputs()),
     # shapes
     OpCase("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape),
@@ -388,6 +389,9 @@ CATALOGUE: list[OpCase] = [
            unary(shape=any_shape(1), params=slices)),
     OpCase("getitem_repeated_integers", lambda a, index: a[index], lambda a, index: a[index],
            unary(shape=any_shape(1), params=integer_array_index)),
+    OpCase("getitem_ellipsis_newaxis", lambda a, index: a[index], lambda a, index: a[index],
+           unary(shape=any_shape(1), params=lambda s: st.sampled_from(
+               [(Ellipsis, -1), (None, Ellipsis), (Ellipsis, None, slice(None, None, -1))]).map(lambda i: {"index": i}))),
     OpCase("getitem_boolean_mask", lambda a, index: a[index], lambda a, index: a[index],
            unary(shape=any_shape(1), params=boolean_mask)),
     OpCase("getitem_tensor_index", lambda a, index: a[Tensor(index)], lambda a, index: a[index],
