@@ -23,6 +23,8 @@ Usage: ``python3 benchmarks/bench_training_step.py [--quick]``.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
 import sys
 import time
@@ -319,11 +321,26 @@ def bench_case(
     return rows
 
 
+def describe_machine() -> str:
+    """What the timings depend on: versions, BLAS settings, and how busy the machine is."""
+    blas_env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+                         if k in os.environ) or "no BLAS variables set"
+    cpus = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    lines = [f"Python {platform.python_version()}, NumPy {np.__version__}, {cpus} CPUs, {blas_env}; "
+             f"load average {load:.1f} before the run"]
+    if load > 0.5 * cpus:
+        lines.append("warning: the machine is busy, so times are inflated and noisy (the multi-threaded "
+                     "MNIST-shape matmuls most of all); compare ratios from a quiet machine")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few steps and repeats (a smoke run, noisy numbers)")
     args = parser.parse_args()
     small_steps, big_steps, repeats = (50, 3, 3) if args.quick else (500, 20, 9)
+    print(describe_machine())
 
     rows = bench_case("2-D notebook, f64", 2, 32, 2, 64, np.float64, small_steps, repeats, {"engine ops": "<= 1.5"})
     rows += bench_case("MNIST shape, f64", 784, 400, 20, 128, np.float64, big_steps, repeats, {"engine ops": "<= 1.1"})
