@@ -24,11 +24,11 @@ from tinygrad_vae import (
     gradients,
     is_grad_enabled,
     no_grad,
+    ops,
     set_default_dtype,
     set_grad_enabled,
     where,
 )
-from tinygrad_vae import ops
 from tinygrad_vae.tensor import _backward_observers, topological_order
 
 
@@ -271,9 +271,8 @@ def test_enable_grad_inside_no_grad() -> None:
 
 
 def test_set_grad_enabled_restores_the_mode_after_an_exception() -> None:
-    with pytest.raises(KeyError):
-        with set_grad_enabled(False):
-            raise KeyError("boom")
+    with pytest.raises(KeyError), set_grad_enabled(False):
+        raise KeyError("boom")
     assert is_grad_enabled()
 
 
@@ -404,10 +403,9 @@ def test_a_hook_needs_a_tensor_that_requires_grad() -> None:
 
 def test_anomaly_mode_names_the_op_and_line_of_a_forward_nan() -> None:
     x = leaf([1.0, -1.0])
-    with detect_anomaly(), np.errstate(invalid="ignore"):
-        with pytest.raises(AnomalyError) as error:
-            line = inspect.currentframe().f_lineno + 1
-            x.log()
+    with detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(AnomalyError) as error:
+        line = inspect.currentframe().f_lineno + 1
+        x.log()
     message = str(error.value)
     assert message.startswith("Log: forward output contains NaN or inf (input shapes (2,))")
     assert f"{__file__}:{line}" in message and "x.log()" in message
@@ -439,8 +437,8 @@ def test_without_anomaly_mode_nan_passes_silently() -> None:
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda a: a @ Tensor(np.ones((4, 2))), OpError,
-     r"matmul: shapes \(2, 3\) and \(4, 2\) are not aligned: the left operand's last dimension \(3\) must equal "
-     r"the right operand's second-to-last dimension \(4\)"),
+     (r"matmul: shapes \(2, 3\) and \(4, 2\) are not aligned: the left operand's last dimension \(3\) must equal "
+      r"the right operand's second-to-last dimension \(4\)")),
     (lambda a: a @ Tensor(np.ones(2)), OpError, r"matmul: shapes \(2, 3\) and \(2,\) are not aligned"),
     (lambda a: a + Tensor(np.ones(4)), ValueError,
      r"Add: .*input shapes \(2, 3\) and \(4,\).*broadcasting needs each pair of trailing dimensions to be equal or 1"),

@@ -63,7 +63,7 @@ except ImportError as error:  # only this module needs Hypothesis; the engine do
 from tinygrad_vae.tensor import Tensor
 
 __all__ = [
-    "ExpressionGraph", "away_from", "away_from_zero", "arrays", "broadcastable_shapes", "distinct_arrays",
+    "ExpressionGraph", "arrays", "away_from", "away_from_zero", "broadcastable_shapes", "distinct_arrays",
     "expression_graphs", "positive_arrays", "shapes",
 ]
 
