@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from tinygrad_vae.testing import (
     positive_arrays,
     shapes,
 )
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # so the subprocesses import this checkout
 
 
 @given(shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
@@ -92,7 +95,7 @@ def test_impossible_requests_raise_clear_errors() -> None:
 
 def test_missing_hypothesis_gives_an_import_error_naming_the_test_extra() -> None:
     code = "import sys; sys.modules['hypothesis'] = None; import tinygrad_vae.testing"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode != 0
     assert "ImportError: tinygrad_vae.testing needs Hypothesis" in result.stderr
     assert "pip install 'tinygrad_vae[test]'" in result.stderr
@@ -100,7 +103,7 @@ def test_missing_hypothesis_gives_an_import_error_naming_the_test_extra() -> Non
 
 def test_the_engine_imports_without_hypothesis() -> None:
     code = "import sys; sys.modules['hypothesis'] = None; import tinygrad_vae; print(tinygrad_vae.Tensor([1.0]))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
 
 
