@@ -196,6 +196,19 @@ def test_progress_in_a_log_file_prints_about_ten_lines(tmp_path: Path) -> None:
     assert epochs == ["3/25", "6/25", "9/25", "12/25", "15/25", "18/25", "21/25", "24/25", "25/25"]
 
 
+def test_progress_on_a_terminal_is_rewritten_in_place(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    argv = ["train", "--dataset", "mixture", "--epochs", "3", *TINY, "--out", str(tmp_path)]
+    assert cli.main(argv, stdout=io.StringIO(), stderr=err) == 0
+    text = err.getvalue()
+    assert text.count("\r") == 3 and text.count("\n") == 1 and text.endswith("\n")
+    assert [part.split()[1] for part in text.strip().split("\r") if part] == ["1/3", "2/3", "3/3"]
+
+
 def test_history_json(tmp_path: Path) -> None:
     code, _, _ = run("train", "--dataset", "mixture", "--epochs", "2", *TINY, "--history-format", "json",
                      "--out", tmp_path / "a", "-q")
