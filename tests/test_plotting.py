@@ -81,7 +81,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    with pytest.raises(ImportError, match=r"matplotlib is not installed; .*'plot' extra: pip install 'tinygrad_vae\[plot\]'"):
+    with pytest.raises(ImportError, match=r"figures need matplotlib, which is not installed: .*'plot' extra: pip install 'tinygrad_vae\[plot\]'"):
         plot_vae(VAE(2, rng=np.random.default_rng(0)), np.zeros((4, 2)), {"total": [], "recon": [], "kl": []})
 
 

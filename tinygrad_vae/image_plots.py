@@ -18,14 +18,14 @@ import numpy as np
 MANIFOLD_SPAN = 1.96
 
 
-def _figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
     """A matplotlib Figure on an Agg canvas, or a clear error naming the extra."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
-            "image_plots: matplotlib is not installed; figures need the optional 'plot' extra: "
+            "tinygrad_vae figures need matplotlib, which is not installed: it is the optional 'plot' extra: "
             "pip install 'tinygrad_vae[plot]'"
         ) from None
     figure = Figure(figsize=(width, height), dpi=120)
@@ -74,7 +74,7 @@ def plot_reconstructions(
     """Test images (left) beside their reconstructions (right), in the same grid positions."""
     if np.shape(x) != np.shape(x_hat):
         raise ValueError(f"plot_reconstructions: images {np.shape(x)} and reconstructions {np.shape(x_hat)} differ in shape")
-    figure = _figure(10, 5.4)
+    figure = new_figure(10, 5.4)
     left, right = figure.subplots(1, 2)
     _show_grid(left, image_grid(x, image_shape, ncols), "test images")
     _show_grid(right, image_grid(x_hat, image_shape, ncols), "reconstructions")
@@ -83,7 +83,7 @@ def plot_reconstructions(
 
 def plot_samples(samples: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, ncols: int = 8) -> None:
     """A grid of images decoded from z ~ N(0, I)."""
-    figure = _figure(5.4, 5.4)
+    figure = new_figure(5.4, 5.4)
     _show_grid(figure.subplots(), image_grid(samples, image_shape, ncols), "samples from the prior")
     _save(figure, path)
 
@@ -104,7 +104,7 @@ def plot_manifold(images: np.ndarray, image_shape: tuple[int, int], path: str | 
         raise ValueError(f"plot_manifold: expected n*n decoded images (n >= 2) from latent_grid(n), got {len(images)}")
     height, width = image_shape
     edge = span + span / (n - 1)  # half a grid step beyond the outer z values, so tile centres sit at their z
-    figure = _figure(6, 6)
+    figure = new_figure(6, 6)
     ax = figure.subplots()
     ax.imshow(
         image_grid(images, image_shape, n),
@@ -127,7 +127,7 @@ def plot_latent_means(mu: np.ndarray, labels: np.ndarray, path: str | os.PathLik
         raise ValueError(
             f"plot_latent_means: expected means of shape (n, >=2) and n labels, got {mu.shape} and {labels.shape}"
         )
-    figure = _figure(6.4, 5.4)
+    figure = new_figure(6.4, 5.4)
     ax = figure.subplots()
     classes = np.unique(labels)
     cmap = _colormap("tab10" if len(classes) <= 10 else "tab20")
@@ -151,7 +151,7 @@ def _colormap(name: str) -> Any:
 
 def plot_losses(history: dict[str, list[float]], path: str | os.PathLike) -> None:
     """Per-epoch training loss and its two terms, and the test loss where the history has ``test_total``."""
-    figure = _figure(6.4, 4.2)
+    figure = new_figure(6.4, 4.2)
     ax = figure.subplots()
     epochs = np.arange(1, len(history["total"]) + 1)
     for key, label in (("total", "train loss"), ("recon", "train reconstruction"), ("kl", "train KL")):
@@ -172,7 +172,7 @@ def plot_points(points: np.ndarray, path: str | os.PathLike, title: str) -> None
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"plot_points: expected points of shape (n, 2), got {points.shape}")
-    figure = _figure(5.4, 5.4)
+    figure = new_figure(5.4, 5.4)
     ax = figure.subplots()
     ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.5, color="tab:red")
     ax.set_xlabel("$x_1$")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.image_plots import _figure as _new_figure  # Agg canvas; ImportError naming the extra
+from tinygrad_vae.image_plots import new_figure  # Agg canvas; ImportError naming the extra
 from tinygrad_vae.tensor import no_grad
 from tinygrad_vae.vae import VAE
 
@@ -57,7 +57,7 @@ def notebook_figure(
     missing = [key for key in ("total", "recon", "kl") if key not in history]
     if missing:
         raise KeyError(f"notebook_figure: history lacks {missing} (expected lists under 'total', 'recon', 'kl')")
-    figure = _new_figure(15, 10)
+    figure = new_figure(15, 10)
     axes = figure.subplots(2, 3)
 
     ax = axes[0, 0]
