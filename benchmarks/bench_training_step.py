@@ -7,7 +7,7 @@ and the loss (B = batch size)
 
     L = 1/B sum_i ||x_i - x_hat_i||^2  -  1/(2B) sum_i sum_j (1 + log_var_ij - mu_ij^2 - exp(log_var_ij)).
 
-Rows (engine / baseline time ratio, median of several repeats after a warm-up):
+Rows (engine / baseline time ratio; the median time of one step, the variants taking turns, after a warm-up):
 
 * the notebook's shape (2 -> 32 -> 2-D latent, batch 64) in float64;
 * the MNIST shape (784 -> 400 -> 20-D latent, batch 128) in float64 and float32;
@@ -17,7 +17,7 @@ Rows (engine / baseline time ratio, median of several repeats after a warm-up):
 Before timing, every variant's loss and gradients are compared with the
 baseline's on the same batch (an assert, so a wrong computation cannot be timed).
 
-Usage: ``python3 benchmarks/bench_training_step.py [--quick]``.
+Usage: ``python3 benchmarks/bench_training_step.py [--quick] [--cpu-time]``.
 """
 
 from __future__ import annotations
@@ -263,18 +263,28 @@ def check_same(label: str, expected: tuple[float, Params], got: tuple[float, Par
         assert np.allclose(grads_b[name], ga, rtol=rtol, atol=rtol * scale), f"{label}: gradient of {name} differs"
 
 
-def time_steps(steps: dict[str, Callable[[], None]], n_steps: int, repeats: int) -> dict[str, float]:
-    """Median seconds per step of each callable; repeats are interleaved so drift hits all alike."""
+def time_steps(
+    steps: dict[str, Callable[[], None]], n_samples: int, clock: Callable[[], float], block: int = 5
+) -> dict[str, float]:
+    """Median seconds of one step of each callable, over ``n_samples`` timed steps each.
+
+    The variants take turns in short blocks of ``block`` steps, so a burst of load from
+    elsewhere on the machine falls on all of them alike, and the median ignores the steps
+    it hit. The first step of each block is not counted: it pays for the memory the
+    previous variant left behind (fresh pages from the allocator), which a training loop
+    running one variant does not.
+    """
     for step in steps.values():  # warm-up: caches, BLAS threads, first-call allocations
-        for _ in range(max(3, n_steps // 5)):
+        for _ in range(max(3, n_samples // 10)):
             step()
     samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
+    for _ in range(-(-n_samples // (block - 1))):
         for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(n_steps):
+            step()
+            for _ in range(block - 1):
+                start = clock()
                 step()
-            samples[name].append((time.perf_counter() - start) / n_steps)
+                samples[name].append(clock() - start)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
@@ -283,7 +293,7 @@ Row = tuple[str, str, float, float, str]  # case, what, seconds per step, second
 
 def bench_case(
     title: str, n_in: int, n_hidden: int, n_latent: int, batch: int, dtype: type,
-    n_steps: int, repeats: int, targets: dict[str, str], with_torch: bool = False,
+    n_samples: int, clock: Callable[[], float], targets: dict[str, str], with_torch: bool = False,
 ) -> list[Row]:
     """Check every variant against the baseline at one shape, then time them all."""
     rng = np.random.default_rng(0)
@@ -309,7 +319,7 @@ def bench_case(
 
     steps = {"numpy (baseline)": lambda: baseline_step(base_params, x, eps, lr)}
     steps.update({name: (lambda step=step: step(x, eps, lr)) for name, (step, _) in variants.items()})
-    times = time_steps(steps, n_steps, repeats)
+    times = time_steps(steps, n_samples, clock)
     # A diverged (NaN) run would time the wrong thing.
     for name, a in base_params.items():
         assert np.isfinite(a).all(), f"{title}: training diverged ({name} is not finite)"
@@ -337,14 +347,22 @@ def describe_machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few steps and repeats (a smoke run, noisy numbers)")
+    parser.add_argument("--quick", action="store_true", help="few steps (a smoke run, noisy numbers)")
+    parser.add_argument(
+        "--cpu-time", action="store_true",
+        help="time CPU seconds of this process (time.process_time) instead of wall-clock seconds: robust to load "
+             "from other processes, but meaningful only with single-threaded BLAS "
+             "(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1), since BLAS threads add up their CPU time",
+    )
     args = parser.parse_args()
-    small_steps, big_steps, repeats = (50, 3, 3) if args.quick else (500, 20, 9)
+    small, big = (300, 15) if args.quick else (4000, 200)  # timed steps per variant
+    clock = time.process_time if args.cpu_time else time.perf_counter
     print(describe_machine())
+    print(f"times: median {'CPU' if args.cpu_time else 'wall-clock'} time of one step")
 
-    rows = bench_case("2-D notebook, f64", 2, 32, 2, 64, np.float64, small_steps, repeats, {"engine ops": "<= 1.5"})
-    rows += bench_case("MNIST shape, f64", 784, 400, 20, 128, np.float64, big_steps, repeats, {"engine ops": "<= 1.1"})
-    rows += bench_case("MNIST shape, f32", 784, 400, 20, 128, np.float32, big_steps, repeats, {"torch": "<= 1.2"},
+    rows = bench_case("2-D notebook, f64", 2, 32, 2, 64, np.float64, small, clock, {"engine ops": "<= 1.5"})
+    rows += bench_case("MNIST shape, f64", 784, 400, 20, 128, np.float64, big, clock, {"engine ops": "<= 1.1"})
+    rows += bench_case("MNIST shape, f32", 784, 400, 20, 128, np.float32, big, clock, {"torch": "<= 1.2"},
                        with_torch=True)
 
     print(f"{'case':<20} {'variant':<20} {'time/step':>12} {'ratio':>7}  target")
