@@ -105,3 +105,19 @@ def test_example_script_writes_the_figure_and_the_samples(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Epoch 1/2, Loss: ") and lines[1].startswith("Epoch 2/2, Loss: ")
     assert lines[-2].startswith("Samples within 3 std of a mode: ")
+
+
+def _loss_axis_limits(history):
+    points = np.zeros((4, 2))
+    figure = notebook_figure(history, points, points, points, points, points, points)
+    return figure.axes[0].get_ylim()
+
+
+def test_a_huge_first_epoch_does_not_flatten_the_loss_curves():
+    epochs = np.arange(100.0)
+    settled = {"total": list(2 + np.exp(-epochs / 20)), "recon": list(-2 + np.exp(-epochs / 20)), "kl": [4.0] * 100}
+    spiked = {key: [200.0] + values[1:] for key, values in settled.items()}
+    low, high = _loss_axis_limits(spiked)
+    assert high < 10 and low < -1.5  # fitted to the later epochs, the 200 runs off the top
+    low, high = _loss_axis_limits(settled)
+    assert low <= -2 + np.exp(-99 / 20) and high >= 4.0  # no spike: every value stays in view

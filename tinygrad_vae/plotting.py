@@ -39,6 +39,24 @@ def _scatter_panel(ax: Any, points: np.ndarray, title: str, labels: Sequence[str
     ax.set_aspect("equal")
 
 
+def _zoom_past_first_epochs(ax: Any, curves: Sequence[np.ndarray]) -> None:
+    """Keep a huge first-epoch loss from flattening the rest of the curves.
+
+    The y-range is fitted to the epochs after the first 2% when the early values
+    would otherwise stretch the axis more than threefold; the spike then runs off the top.
+    """
+    n = min(len(c) for c in curves)
+    start = max(1, n // 50)
+    if n < 10:
+        return
+    late = np.concatenate([c[start:n] for c in curves])
+    every = np.concatenate([c[:n] for c in curves])
+    low, high = late.min(), late.max()
+    span = max(high - low, 1e-12)
+    if every.max() - low > 3 * span:
+        ax.set_ylim(low - 0.1 * span, high + 0.1 * span)
+
+
 def notebook_figure(
     history: Mapping[str, Sequence[float]],
     data: np.ndarray,
@@ -66,6 +84,7 @@ def notebook_figure(
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Loss")
     ax.set_title("Training Loss Components")
+    _zoom_past_first_epochs(ax, [np.asarray(history[key], dtype=float) for key in ("total", "recon", "kl")])
     ax.legend()
     ax.grid(True, alpha=0.3)
 
