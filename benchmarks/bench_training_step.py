@@ -119,7 +119,9 @@ def baseline_step(p: Params, x: np.ndarray, eps: np.ndarray, lr: float) -> None:
 # --------------------------------------------------------------------------
 
 # A variant of the step: (step(x, eps, lr), loss_and_grads(x, eps)) on its own copy of the parameters.
-Variant = tuple[Callable[[np.ndarray, np.ndarray, float], None], Callable[[np.ndarray, np.ndarray], tuple[float, Params]]]
+Step = Callable[[np.ndarray, np.ndarray, float], None]
+LossAndGrads = Callable[[np.ndarray, np.ndarray], tuple[float, Params]]
+Variant = tuple[Step, LossAndGrads]
 
 
 def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
@@ -352,15 +354,18 @@ def keep_freed_memory() -> bool:
 
 def describe_machine() -> str:
     """What the timings depend on: versions, BLAS settings, and how busy the machine is."""
-    blas_env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-                         if k in os.environ) or "no BLAS variables set"
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    blas_env = ", ".join(f"{k}={os.environ[k]}" for k in names if k in os.environ) or "no BLAS variables set"
     cpus = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    lines = [f"Python {platform.python_version()}, NumPy {np.__version__}, {cpus} CPUs, {blas_env}; "
-             f"load average {load:.1f} before the run"]
+    lines = [
+        f"Python {platform.python_version()}, NumPy {np.__version__}, {cpus} CPUs, {blas_env}; load average {load:.1f}"
+    ]
     if load > 0.5 * cpus:
-        lines.append("warning: the machine is busy, so times are inflated and noisy (the multi-threaded "
-                     "MNIST-shape matmuls most of all); compare ratios from a quiet machine")
+        lines.append(
+            "warning: the machine is busy, so times are inflated and noisy (the multi-threaded "
+            "MNIST-shape matmuls most of all); compare ratios from a quiet machine"
+        )
     return "\n".join(lines)
 
 
