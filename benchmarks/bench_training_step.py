@@ -46,6 +46,7 @@ LR = {2: 0.01, 784: 0.001}
 
 
 def layer_sizes(n_in: int, n_hidden: int, n_latent: int) -> dict[str, tuple[int, int]]:
+    """(fan_in, fan_out) of each of the five layers, by name."""
     return {
         "enc1": (n_in, n_hidden),
         "mu": (n_hidden, n_latent),
