@@ -340,10 +340,11 @@ def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel; True if it could.
 
     With glibc's defaults, large freed blocks are unmapped and the heap top is trimmed, so each
-    MNIST-shape step page-faults in thousands of fresh pages (about a third of its time on the
-    2-CPU VMs), and how many depends on where each variant's arrays happen to land: two copies
-    of the same variant differed by 15%. With a high trim and mmap threshold no variant faults
-    in steady state, so the table compares computation. (A benchmark setting, not the library's.)
+    MNIST-shape step page-faults in thousands of fresh pages (up to a third of its time on the
+    2-CPU VMs), and how many depends on where each variant's arrays happen to land: the "engine
+    ops" and "engine nn+optim" rows, the same computation, differed by 20%. With a high trim and
+    mmap threshold no variant faults in steady state, so the table compares computation.
+    (A benchmark setting, not the library's.)
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
