@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 PAGES = ["README.md", "engine.md", "studying.md", "checking-gradients.md", "vae.md"]
+# The docs pages and the project's own README: all of their python blocks run.
+RUNNABLE = [DOCS / page for page in PAGES] + [ROOT / "README.md"]
 BLOCK = re.compile(r"^```(python|text)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -46,9 +49,10 @@ def test_the_docs_are_the_pages_listed_and_the_index_links_them_all() -> None:
         assert f"]({page})" in index, f"docs/README.md does not link {page}"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_code_block_runs(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (DOCS / page).read_text()
+@pytest.mark.parametrize("path", RUNNABLE, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_code_block_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = str(path.relative_to(ROOT))
+    text = path.read_text()
     # Only ```python blocks run; code in another fence would go untested.
     fences = re.findall(r"^```(\S*)$", text, re.MULTILINE)
     assert set(fences) <= {"python", "", "text", "bash"}, f"{page}: unexpected code fences {set(fences)}"
@@ -56,11 +60,11 @@ def test_every_code_block_runs(page: str, tmp_path: Path, monkeypatch: pytest.Mo
     code_blocks = blocks(text)
     assert code_blocks, f"{page} has no python blocks"
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
-    namespace: dict[str, object] = {"__name__": f"docs.{Path(page).stem}"}
+    namespace: dict[str, object] = {"__name__": f"docs.{path.stem}"}
     for line, code, expected in code_blocks:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            exec(compile("\n" * (line - 1) + code, str(DOCS / page), "exec"), namespace)  # noqa: S102 (the docs' own code)
+            exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102 (the docs' own code)
         if expected is not None:
             assert printed.getvalue() == expected, f"{page}: the output shown after line {line} is not what the block prints"
 
