@@ -1,5 +1,7 @@
 """tinygrad_vae: a small reverse-mode autodiff engine on NumPy, and a VAE built from it."""
 
+from tinygrad_vae import data, init, metrics, nn, optim, serialization
+from tinygrad_vae.debug import trace_backward
 from tinygrad_vae.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from tinygrad_vae.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_vae.ops import (
@@ -29,20 +31,54 @@ from tinygrad_vae.tensor import (
     set_grad_enabled,
     tensor,
 )
-
-from tinygrad_vae import data, init, metrics, nn, optim, serialization  # noqa: E402  (submodules, after the engine)
-from tinygrad_vae.debug import trace_backward  # noqa: E402
-from tinygrad_vae.training import PRESETS, Trainer, trainer_from_preset  # noqa: E402
-from tinygrad_vae.vae import VAE  # noqa: E402
+from tinygrad_vae.training import PRESETS, Trainer, trainer_from_preset
+from tinygrad_vae.vae import VAE
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "VAE", "Trainer", "trainer_from_preset", "trace_backward", "jacobian", "hessian", "jvp", "vjp", "hvp",
-    "data", "init", "metrics", "nn", "optim", "serialization",
-    "AnomalyError", "GradcheckError", "OpError", "Tensor", "affine", "concatenate", "detect_anomaly",
-    "enable_grad", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "gradients",
-    "is_grad_enabled", "log_sigmoid", "log_softmax", "matmul", "maximum", "minimum", "no_grad",
-    "set_default_dtype", "set_grad_enabled", "softmax", "stack", "tensor", "unbroadcast",
-    "value_and_grad", "where",
+    "PRESETS",
+    "VAE",
+    "AnomalyError",
+    "GradcheckError",
+    "OpError",
+    "Tensor",
+    "Trainer",
+    "affine",
+    "concatenate",
+    "data",
+    "detect_anomaly",
+    "enable_grad",
+    "get_default_dtype",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "gradients",
+    "hessian",
+    "hvp",
+    "init",
+    "is_grad_enabled",
+    "jacobian",
+    "jvp",
+    "log_sigmoid",
+    "log_softmax",
+    "matmul",
+    "maximum",
+    "metrics",
+    "minimum",
+    "nn",
+    "no_grad",
+    "optim",
+    "serialization",
+    "set_default_dtype",
+    "set_grad_enabled",
+    "softmax",
+    "stack",
+    "tensor",
+    "trace_backward",
+    "trainer_from_preset",
+    "unbroadcast",
+    "value_and_grad",
+    "vjp",
+    "where",
 ]
