@@ -45,6 +45,7 @@ from tinygrad_vae import (
     stack,
     where,
 )
+from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
 from tinygrad_vae.testing import (
     arrays,
     away_from,
@@ -166,6 +167,25 @@ def matmul_inputs(draw: Callable, left_dims: int, right_dims: int) -> Call:
     a_shape = {1: (k,), 2: (n, k), 3: batch_a + (n, k)}[left_dims]
     b_shape = {1: (k,), 2: (k, m), 3: batch_b + (k, m)}[right_dims]
     return Call((draw(arrays(a_shape)), draw(arrays(b_shape))))
+
+
+@st.composite
+def transposed_matmul_inputs(draw: Callable, dims: int) -> Call:
+    """Operands for ``matmul(a, b, transpose_a, transpose_b)``: those of ``a @ b``, stored transposed where flagged."""
+    call = draw(matmul_inputs(dims, dims))
+    flags = draw(st.sampled_from([(True, False), (False, True), (True, True)]))
+    stored = tuple(np.swapaxes(x, -1, -2) if flag else x for x, flag in zip(call.arrays, flags))
+    return Call(stored, {"transpose_a": flags[0], "transpose_b": flags[1]})
+
+
+def np_transposed_matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool, transpose_b: bool) -> np.ndarray:
+    return np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a, np.swapaxes(b, -1, -2) if transpose_b else b)
+
+
+@st.composite
+def ternary(draw: Callable) -> Call:
+    """Three arrays whose shapes broadcast together."""
+    return Call(tuple(draw(arrays(s)) for s in draw(broadcastable_shapes(n=3, max_dims=3, max_side=SIDE))))
 
 
 @st.composite
@@ -371,7 +391,13 @@ CATALOGUE: list[OpCase] = [
     OpCase("matmul_batch_matrix", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 2)),
     OpCase("matmul_vector_batch", lambda a, b: a @ b, np.matmul, matmul_inputs(1, 3)),
     OpCase("matmul_batch_vector", lambda a, b: a @ b, np.matmul, matmul_inputs(3, 1)),
+    OpCase("matmul_transposed_matrices", matmul, np_transposed_matmul, transposed_matmul_inputs(2)),
+    OpCase("matmul_transposed_batches", matmul, np_transposed_matmul, transposed_matmul_inputs(3)),
     OpCase("affine", affine, lambda x, w, b: x @ w + b, affine_inputs()),
+    # fused VAE pieces, against the unfused formulas
+    OpCase("gaussian_kl", gaussian_kl, lambda mu, lv: -0.5 * (1.0 + lv - mu**2 - np.exp(lv)), binary()),
+    OpCase("reparameterize", reparameterize, lambda mu, lv, eps: mu + eps * np.sqrt(np.exp(lv)), ternary()),
+    OpCase("squared_error", squared_error, lambda a, b: np.square(a - b), binary()),
     # shapes
     OpCase("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape),
            unary(params=reshape_params)),

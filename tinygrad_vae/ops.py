@@ -337,6 +337,86 @@ def log_sigmoid(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------
+# fused VAE pieces: one node each instead of a chain of small ones
+# --------------------------------------------------------------------------
+
+
+class GaussianKL(Function):
+    r"""KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var).
+
+    Summed over the latent axis it is a VAE's closed-form KL term for a standard normal
+    prior. Gradients:  d/dmu = mu,  d/dlog_var = (exp(log_var) - 1) / 2.
+    """
+
+    def forward(self, mu: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+        return 0.5 * (mu * mu + np.exp(log_var) - 1.0 - log_var)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        mu, log_var = self.inputs
+        return (
+            unbroadcast(grad * mu, mu.shape) if mu.requires_grad else None,
+            unbroadcast((log_var.exp() - 1.0) * (grad * 0.5), log_var.shape) if log_var.requires_grad else None,
+        )
+
+
+def gaussian_kl(mu: Any, log_var: Any) -> Tensor:
+    """KL(N(mu, exp(log_var)) || N(0, 1)) for each element (mu and log_var broadcast together).
+
+    ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example, the same as
+    ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in one node instead of seven.
+    """
+    mu = mu if isinstance(mu, Tensor) else Tensor(mu)
+    return GaussianKL.apply(mu, _lift(log_var, mu))
+
+
+class Reparameterize(Function):
+    r"""The reparameterised sample  z = mu + eps * exp(log_var / 2)  (eps ~ N(0, I), drawn by the caller).
+
+    Gradients, with std = exp(log_var / 2):  d/dmu = 1,  d/dlog_var = eps * std / 2,  d/deps = std.
+    """
+
+    def forward(self, mu: np.ndarray, log_var: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        return mu + eps * np.exp(0.5 * log_var)
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        mu, log_var, eps = self.inputs
+        std = (log_var * 0.5).exp() if (log_var.requires_grad or eps.requires_grad) else None
+        return (
+            unbroadcast(grad, mu.shape) if mu.requires_grad else None,
+            unbroadcast(grad * eps * std * 0.5, log_var.shape) if log_var.requires_grad else None,
+            unbroadcast(grad * std, eps.shape) if eps.requires_grad else None,
+        )
+
+
+def reparameterize(mu: Any, log_var: Any, eps: Any) -> Tensor:
+    """``mu + eps * (log_var * 0.5).exp()`` as one node: a sample of N(mu, exp(log_var)) that gradients pass through."""
+    mu = mu if isinstance(mu, Tensor) else Tensor(mu)
+    return Reparameterize.apply(mu, _lift(log_var, mu), _lift(eps, mu))
+
+
+class SquaredError(Function):
+    """(a - b)^2 elementwise. Gradients:  d/da = 2 (a - b),  d/db = -2 (a - b)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        diff = a - b
+        return diff * diff
+
+    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.inputs
+        twice = grad * (a - b) * 2.0
+        return (
+            unbroadcast(twice, a.shape) if a.requires_grad else None,
+            unbroadcast(-twice, b.shape) if b.requires_grad else None,
+        )
+
+
+def squared_error(a: Any, b: Any) -> Tensor:
+    """``(a - b) ** 2`` elementwise as one node (sum or average it for a loss)."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return SquaredError.apply(a, _lift(b, a))
+
+
+# --------------------------------------------------------------------------
 # reductions
 # --------------------------------------------------------------------------
 
@@ -457,10 +537,27 @@ def _matmul_shape_error(a: np.ndarray, b: np.ndarray, op: str) -> OpError:
     )
 
 
-class MatMul(Function):
-    """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
+def _swap_last_axes(a: np.ndarray) -> np.ndarray:
+    """The transpose of each matrix in ``a`` (a view)."""
+    return a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)
 
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+
+class MatMul(Function):
+    """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes broadcast.
+
+    ``transpose_a``/``transpose_b`` multiply by an operand's transpose (its last two axes
+    swapped), like the "transa"/"transb" arguments of BLAS's gemm. Every matrix gradient is a
+    product with a transpose (dA = G B^T, dB = A^T G), so the rules below and ``Affine``'s use
+    these flags instead of recording a separate ``Transpose`` node for each.
+    """
+
+    def forward(self, a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b: bool = False) -> np.ndarray:
+        if (transpose_a and a.ndim < 2) or (transpose_b and b.ndim < 2):
+            raise OpError(f"matmul: only operands with at least 2 dimensions can be transposed, "
+                          f"got shapes {a.shape} and {b.shape}")
+        self.transpose_a, self.transpose_b = transpose_a, transpose_b
+        a = _swap_last_axes(a) if transpose_a else a
+        b = _swap_last_axes(b) if transpose_b else b
         try:
             return a @ b
         except ValueError:  # checked only on failure, to keep the common path short
@@ -474,8 +571,11 @@ class MatMul(Function):
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         a, b = self.inputs
-        # Treat a vector as a matrix (a row on the left, a column on the right),
-        # apply the matrix rules dA = G B^T, dB = A^T G, then drop the extra axis.
+        ta, tb = self.transpose_a, self.transpose_b
+        # Treat a vector as a matrix (a row on the left, a column on the right; vectors are never
+        # transposed), apply the matrix rules, then drop the extra axis. With op(X) = X or X^T and
+        # C = op(A) op(B):  d op(A) = G op(B)^T  and  d op(B) = op(A)^T G;  where op transposed an
+        # operand, its own gradient is that transposed back:  dA = op(B) G^T,  dB = G^T op(A).
         a2 = a.unsqueeze(0) if a.ndim == 1 else a
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b
         g2 = grad
@@ -485,17 +585,24 @@ class MatMul(Function):
             g2 = g2.unsqueeze(-2)
         grad_a = grad_b = None
         if a.requires_grad:
-            ga = MatMul.apply(g2, b2.mT)
+            if ta:
+                ga = MatMul.apply(b2, g2, transpose_a=tb, transpose_b=True)
+            else:
+                ga = MatMul.apply(g2, b2, transpose_b=not tb)
             grad_a = unbroadcast(ga.squeeze(-2) if a.ndim == 1 else ga, a.shape)
         if b.requires_grad:
-            gb = MatMul.apply(a2.mT, g2)
+            if tb:
+                gb = MatMul.apply(g2, a2, transpose_a=True, transpose_b=ta)
+            else:
+                gb = MatMul.apply(a2, g2, transpose_a=not ta)
             grad_b = unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
         return grad_a, grad_b
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Tensor:
+    """``a @ b``; ``transpose_a``/``transpose_b`` swap an operand's last two axes first (no extra node)."""
     a = a if isinstance(a, Tensor) else Tensor(a)
-    return MatMul.apply(a, _lift(b, a))
+    return MatMul.apply(a, _lift(b, a), transpose_a=transpose_a, transpose_b=transpose_b)
 
 
 class Affine(Function):
@@ -520,8 +627,9 @@ class Affine(Function):
         x, w, b = self.inputs
         g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[1])
         return (
-            MatMul.apply(grad, w.T) if x.requires_grad else None,
-            MatMul.apply((x if x.ndim == 2 else x.reshape(-1, w.shape[0])).T, g2) if w.requires_grad else None,
+            MatMul.apply(grad, w, transpose_b=True) if x.requires_grad else None,
+            MatMul.apply(x if x.ndim == 2 else x.reshape(-1, w.shape[0]), g2, transpose_a=True)
+            if w.requires_grad else None,
             unbroadcast(Sum.apply(g2, axis=0, keepdims=False), b.shape) if b.requires_grad else None,
         )
 

@@ -210,7 +210,14 @@ class Function:
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         fn = cls()
         fn.inputs = inputs
-        arrays = [t.data for t in inputs]
+        # Spelled out for the usual one or two inputs: in CPython 3.11 a list comprehension
+        # costs ~0.2 us, a fifth of a small op's NumPy call (the 2-D VAE's arrays are that small).
+        if len(inputs) == 1:
+            arrays: Sequence[np.ndarray] = (inputs[0].data,)
+        elif len(inputs) == 2:
+            arrays = (inputs[0].data, inputs[1].data)
+        else:
+            arrays = [t.data for t in inputs]
         try:
             out = _wrap(fn.forward(*arrays, **params))
         except OpError:
