@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
-from tinygrad_vae.ops import where
+from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error, where
 from tinygrad_vae.tensor import Tensor, _wrap, get_default_dtype, no_grad
 
 LIKELIHOODS = ("gaussian", "bernoulli")
@@ -223,7 +223,7 @@ class VAE(Module):
         eps = self._draw_normal(mu.shape, rng) if eps is None else Tensor(np.asarray(eps, dtype=self.dtype))
         if eps.shape[-mu.ndim:] != mu.shape:
             raise ValueError(f"VAE.reparameterize: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
-        return mu + eps * (log_var * 0.5).exp()
+        return reparameterize(mu, log_var, eps)
 
     def decode(self, z: Any) -> Tensor:
         """The mean of p(x | z): the decoder's output (Gaussian) or sigmoid of its logits (Bernoulli)."""
@@ -252,7 +252,7 @@ class VAE(Module):
         if self.likelihood == "bernoulli":
             # -log Bernoulli(x; sigmoid(l)) = softplus(l) - x l: never takes log(0), for any logit.
             return (out.softplus() - x * out).sum(axis=-1)
-        squared = (x - out) * (x - out)
+        squared = squared_error(out, x)
         # (x - m)^2 / (2 sigma^2) + log(2 sigma^2) / 2 = -log N(x; m, sigma^2) - log(pi) / 2
         if self.learn_decoder_variance:
             log_var = soft_clamp(self.decoder_log_var)
@@ -279,7 +279,7 @@ class VAE(Module):
     def _kl(self, mu: Tensor, log_var: Tensor, z: Tensor) -> Tensor:
         """KL(q(z|x) || p(z)) per example: closed form for N(0, I); one-sample estimate at ``z`` for a mixture."""
         if self.prior == "standard":
-            return (log_var + 1.0 - mu * mu - log_var.exp()).sum(axis=-1) * -0.5
+            return gaussian_kl(mu, log_var).sum(axis=-1)
         return self._log_posterior(z, mu, log_var) - self.log_prior(z)
 
     def _log_weights(self, x: Tensor, k: int, eps: Any, rng: np.random.Generator | None) -> tuple[Tensor, ...]:
