@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from tinygrad_vae import Tensor, affine, no_grad  # noqa: E402
+from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error  # noqa: E402
 
 Params = dict[str, np.ndarray]
 # The notebook's learning rate; the MNIST shape's loss sums 784 squared errors, so it
@@ -126,17 +127,18 @@ Variant = tuple[Step, LossAndGrads]
 
 
 def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
-    """The notebook's loss: summed squared error plus the closed-form Gaussian KL, both averaged over the batch."""
-    recon = ((x_hat - x) ** 2).sum(axis=1).mean()
-    kl = (1.0 + log_var - mu**2 - log_var.exp()).sum(axis=1).mean() * -0.5
-    return recon + kl
+    """The notebook's loss: summed squared error plus the closed-form Gaussian KL, divided by the batch size.
+
+    Written as the baseline computes it (sum everything, divide once), with the engine's fused ops.
+    """
+    return (squared_error(x_hat, x).sum() + gaussian_kl(mu, log_var).sum()) / x.shape[0]
 
 
 def engine_ops_loss(p: dict[str, Tensor], x: Tensor, eps: Tensor) -> Tensor:
     h = affine(x, p["W_enc1"], p["b_enc1"]).relu()
     mu = affine(h, p["W_mu"], p["b_mu"])
     log_var = affine(h, p["W_logvar"], p["b_logvar"])
-    z = mu + eps * (log_var * 0.5).exp()
+    z = reparameterize(mu, log_var, eps)
     x_hat = affine(affine(z, p["W_dec1"], p["b_dec1"]).relu(), p["W_dec2"], p["b_dec2"])
     return vae_loss(x, x_hat, mu, log_var)
 
@@ -193,7 +195,7 @@ def engine_modules_variant(params: Params) -> Variant | None:
         def forward(self, x: Tensor, eps: Tensor) -> Tensor:
             h = self.encoder(x)
             mu, log_var = self.mu(h), self.logvar(h)
-            return vae_loss(x, self.decoder(mu + eps * (log_var * 0.5).exp()), mu, log_var)
+            return vae_loss(x, self.decoder(reparameterize(mu, log_var, eps)), mu, log_var)
 
     model = VAE()
     layers = {"enc1": model.encoder[0], "mu": model.mu, "logvar": model.logvar,
@@ -232,9 +234,8 @@ def torch_variant(params: Params) -> Variant | None:
         log_var = torch.addmm(p["b_logvar"], h, p["W_logvar"])
         z = mu + eps * (log_var * 0.5).exp()
         x_hat = torch.addmm(p["b_dec2"], torch.addmm(p["b_dec1"], z, p["W_dec1"]).relu(), p["W_dec2"])
-        recon = ((x_hat - x) ** 2).sum(dim=1).mean()
-        kl = (1.0 + log_var - mu**2 - log_var.exp()).sum(dim=1).mean() * -0.5
-        return recon + kl
+        kl = -0.5 * (1.0 + log_var - mu**2 - log_var.exp())
+        return (((x_hat - x) ** 2).sum() + kl.sum()) / x.shape[0]
 
     def step(x: np.ndarray, eps: np.ndarray, lr: float) -> None:
         loss_fn(torch.from_numpy(x), torch.from_numpy(eps)).backward()
