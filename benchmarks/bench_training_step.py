@@ -129,9 +129,9 @@ Variant = tuple[Step, LossAndGrads]
 def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
     """The notebook's loss: summed squared error plus the closed-form Gaussian KL, divided by the batch size.
 
-    Written as the baseline computes it (sum everything, divide once), with the engine's fused ops.
+    Written as the baseline computes it (sum everything, divide once), with the engine's fused loss ops.
     """
-    return (squared_error(x_hat, x).sum() + gaussian_kl(mu, log_var).sum()) / x.shape[0]
+    return (squared_error(x_hat, x, reduction="sum") + gaussian_kl(mu, log_var, reduction="sum")) / x.shape[0]
 
 
 def engine_ops_loss(p: dict[str, Tensor], x: Tensor, eps: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_vae import (
+    OpError,
     Tensor,
     affine,
     concatenate,
@@ -186,6 +187,17 @@ def np_transposed_matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool, transp
 def ternary(draw: Callable) -> Call:
     """Three arrays whose shapes broadcast together."""
     return Call(tuple(draw(arrays(s)) for s in draw(broadcastable_shapes(n=3, max_dims=3, max_side=SIDE))))
+
+
+@st.composite
+def reduced(draw: Callable, inputs: st.SearchStrategy[Call]) -> Call:
+    """A loss op's inputs, with reduction "sum" or "mean"."""
+    call = draw(inputs)
+    return Call(call.arrays, {**call.params, "reduction": draw(st.sampled_from(["sum", "mean"]))})
+
+
+def np_reduce(values: np.ndarray, reduction: str) -> Any:
+    return np.sum(values) if reduction == "sum" else np.mean(values)
 
 
 @st.composite
@@ -398,6 +410,10 @@ CATALOGUE: list[OpCase] = [
     OpCase("gaussian_kl", gaussian_kl, lambda mu, lv: -0.5 * (1.0 + lv - mu**2 - np.exp(lv)), binary()),
     OpCase("reparameterize", reparameterize, lambda mu, lv, eps: mu + eps * np.sqrt(np.exp(lv)), ternary()),
     OpCase("squared_error", squared_error, lambda a, b: np.square(a - b), binary()),
+    OpCase("gaussian_kl_reduced", gaussian_kl,
+           lambda mu, lv, reduction: np_reduce(-0.5 * (1.0 + lv - mu**2 - np.exp(lv)), reduction), reduced(binary())),
+    OpCase("squared_error_reduced", squared_error,
+           lambda a, b, reduction: np_reduce(np.square(a - b), reduction), reduced(binary())),
     # shapes
     OpCase("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape),
            unary(params=reshape_params)),
@@ -616,3 +632,20 @@ def test_logsumexp_of_all_minus_inf_over_every_axis() -> None:
     assert y.item() == -np.inf
     y.backward()
     np.testing.assert_array_equal(x.grad.data, np.zeros((2, 2)))
+
+
+# --------------------------------------------------------------------------
+# the fused loss ops' reductions
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", [gaussian_kl, squared_error])
+def test_loss_ops_name_an_unknown_reduction(loss: Callable[..., Tensor]) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: reduction must be one of \('none', 'sum', 'mean'\), got 'max'"):
+        loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), reduction="max")
+
+
+@pytest.mark.parametrize("loss", [gaussian_kl, squared_error])
+def test_loss_ops_refuse_the_mean_of_nothing(loss: Callable[..., Tensor]) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: cannot take the mean of an empty tensor of shape \(0, 2\)"):
+        loss(Tensor(np.zeros((0, 2))), Tensor(np.zeros((0, 2))), reduction="mean")

@@ -341,32 +341,68 @@ def log_sigmoid(x: Tensor) -> Tensor:
 # --------------------------------------------------------------------------
 
 
+LOSS_REDUCTIONS = ("none", "sum", "mean")
+
+
+def _reduce_loss(fn: Function, values: np.ndarray, reduction: str, op: str) -> np.ndarray:
+    """The end of a loss op's forward: its elementwise ``values`` kept, summed or averaged, as torch's losses do."""
+    if reduction not in LOSS_REDUCTIONS:
+        raise OpError(f"{op}: reduction must be one of {LOSS_REDUCTIONS}, got {reduction!r}")
+    if reduction == "mean" and values.size == 0:
+        raise OpError(f"{op}: cannot take the mean of an empty tensor of shape {values.shape}")
+    fn.reduction, fn.shape = reduction, values.shape
+    if reduction == "none":
+        return values
+    total = np.add.reduce(values, None)
+    return total if reduction == "sum" else total / values.size
+
+
+def _loss_values_grad(fn: Function, grad: Tensor) -> Tensor:
+    """The gradient of each elementwise value of a loss op: the adjoint of its reduction.
+
+    After "sum" or "mean" it is one number, which the rule's products broadcast over the
+    values, except against an input smaller than them (broadcast in the forward): then it is
+    expanded first, so that ``unbroadcast`` adds up that input's copies.
+    """
+    if fn.reduction == "none":
+        return grad
+    if fn.reduction == "mean":
+        grad = grad * (1.0 / math.prod(fn.shape))
+    if any(t.shape != fn.shape for t in fn.inputs):
+        grad = _expand_reduced(grad, fn.shape, tuple(range(len(fn.shape))), keepdims=False)
+    return grad
+
+
 class GaussianKL(Function):
-    r"""KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var).
+    r"""KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var),
+    then reduced (see ``gaussian_kl``).
 
     Summed over the latent axis it is a VAE's closed-form KL term for a standard normal
     prior. Gradients:  d/dmu = mu,  d/dlog_var = (exp(log_var) - 1) / 2.
     """
 
-    def forward(self, mu: np.ndarray, log_var: np.ndarray) -> np.ndarray:
-        return 0.5 * (mu * mu + np.exp(log_var) - 1.0 - log_var)
+    def forward(self, mu: np.ndarray, log_var: np.ndarray, reduction: str = "none") -> np.ndarray:
+        return _reduce_loss(self, 0.5 * (mu * mu + np.exp(log_var) - 1.0 - log_var), reduction, "gaussian_kl")
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         mu, log_var = self.inputs
+        grad = _loss_values_grad(self, grad)
         return (
             unbroadcast(grad * mu, mu.shape) if mu.requires_grad else None,
             unbroadcast((log_var.exp() - 1.0) * (grad * 0.5), log_var.shape) if log_var.requires_grad else None,
         )
 
 
-def gaussian_kl(mu: Any, log_var: Any) -> Tensor:
+def gaussian_kl(mu: Any, log_var: Any, reduction: str = "none") -> Tensor:
     """KL(N(mu, exp(log_var)) || N(0, 1)) for each element (mu and log_var broadcast together).
 
-    ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example, the same as
-    ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in one node instead of seven.
+    ``reduction``: "none" (the elementwise values), "sum" or "mean" (over all of them), as in
+    torch's losses. ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example,
+    the same as ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in two nodes
+    instead of eight; ``reduction="sum"`` sums over the batch too, in one node.
     """
     mu = mu if isinstance(mu, Tensor) else Tensor(mu)
-    return GaussianKL.apply(mu, _lift(log_var, mu))
+    return GaussianKL.apply(mu, _lift(log_var, mu), reduction=reduction)
 
 
 class Reparameterize(Function):
@@ -395,25 +431,28 @@ def reparameterize(mu: Any, log_var: Any, eps: Any) -> Tensor:
 
 
 class SquaredError(Function):
-    """(a - b)^2 elementwise. Gradients:  d/da = 2 (a - b),  d/db = -2 (a - b)."""
+    """(a - b)^2 elementwise, then reduced (see ``squared_error``). Gradients:  d/da = 2 (a - b),  d/db = -2 (a - b)."""
 
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(self, a: np.ndarray, b: np.ndarray, reduction: str = "none") -> np.ndarray:
         diff = a - b
-        return diff * diff
+        return _reduce_loss(self, diff * diff, reduction, "squared_error")
 
     def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
         a, b = self.inputs
-        twice = grad * (a - b) * 2.0
+        twice = (a - b) * (_loss_values_grad(self, grad) * 2.0)
         return (
             unbroadcast(twice, a.shape) if a.requires_grad else None,
             unbroadcast(-twice, b.shape) if b.requires_grad else None,
         )
 
 
-def squared_error(a: Any, b: Any) -> Tensor:
-    """``(a - b) ** 2`` elementwise as one node (sum or average it for a loss)."""
+def squared_error(a: Any, b: Any, reduction: str = "none") -> Tensor:
+    """``(a - b) ** 2`` in one node; ``reduction`` "sum" or "mean" adds them up or averages them (torch's ``mse_loss``).
+
+    ``squared_error(x_hat, x, reduction="sum")`` is a summed squared-error loss in one node instead of three.
+    """
     a = a if isinstance(a, Tensor) else Tensor(a)
-    return SquaredError.apply(a, _lift(b, a))
+    return SquaredError.apply(a, _lift(b, a), reduction=reduction)
 
 
 # --------------------------------------------------------------------------
