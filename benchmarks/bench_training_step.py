@@ -37,8 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from tinygrad_vae import Tensor, affine, no_grad  # noqa: E402
-from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error  # noqa: E402
+from tinygrad_vae import Tensor, affine, no_grad
+from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
 
 Params = dict[str, np.ndarray]
 # The notebook's learning rate; the MNIST shape's loss sums 784 squared errors, so it
