@@ -374,7 +374,7 @@ def _loss_values_grad(fn: Function, grad: Tensor) -> Tensor:
 
 
 class GaussianKL(Function):
-    r"""KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var),
+    """KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var),
     then reduced (see ``gaussian_kl``).
 
     Summed over the latent axis it is a VAE's closed-form KL term for a standard normal
@@ -399,14 +399,14 @@ def gaussian_kl(mu: Any, log_var: Any, reduction: str = "none") -> Tensor:
     ``reduction``: "none" (the elementwise values), "sum" or "mean" (over all of them), as in
     torch's losses. ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example,
     the same as ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in two nodes
-    instead of eight; ``reduction="sum"`` sums over the batch too, in one node.
+    instead of seven; ``reduction="sum"`` sums over the batch too, in one node.
     """
     mu = mu if isinstance(mu, Tensor) else Tensor(mu)
     return GaussianKL.apply(mu, _lift(log_var, mu), reduction=reduction)
 
 
 class Reparameterize(Function):
-    r"""The reparameterised sample  z = mu + eps * exp(log_var / 2)  (eps ~ N(0, I), drawn by the caller).
+    """The reparameterised sample  z = mu + eps * exp(log_var / 2)  (eps ~ N(0, I), drawn by the caller).
 
     Gradients, with std = exp(log_var / 2):  d/dmu = 1,  d/dlog_var = eps * std / 2,  d/deps = std.
     """
