@@ -285,7 +285,7 @@ class Tensor:
     NumPy's integer and bool dtypes and cannot require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_hooks")
+    __slots__ = ("_ctx", "_hooks", "data", "grad", "name", "requires_grad")
     # Make ``ndarray <op> Tensor`` call the Tensor's reflected method.
     __array_ufunc__ = None
 
@@ -446,10 +446,10 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return _wrap(self.data >= _data(other))
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         return _wrap(self.data == _data(other))
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return _wrap(self.data != _data(other))
 
     # ---- elementwise functions ---------------------------------------------
@@ -752,4 +752,4 @@ def as_tensors(values: Iterable[Any]) -> list[Tensor]:
     return [v if isinstance(v, Tensor) else Tensor(v) for v in values]
 
 
-from tinygrad_vae import ops as _ops  # noqa: E402  (ops.py needs Tensor defined first)
+from tinygrad_vae import ops as _ops  # at the end: ops.py needs Tensor defined first
