@@ -121,8 +121,8 @@ def vae_gradient(drawer: Drawer, rng: np.random.Generator) -> None:
     mu, log_var = model.encode(x)
     z = model.reparameterize(mu, log_var, eps=eps)
     drawer.draw(z.sum(), "6_vae_reparameterization")
-    print("z = mu + exp(log_var / 2) * eps: eps is a constant leaf (grey, (4, 2), into the last Mul), so the "
-          "gradient reaches mu and log_var; the Abs...Where chain is soft_clamp, which keeps log_var finite")
+    print("z = mu + exp(log_var / 2) * eps: eps is a constant leaf (grey, (4, 2), into the Reparameterize node), "
+          "so the gradient reaches mu and log_var; the Abs...Where chain is soft_clamp, which keeps log_var finite")
 
     with trace_backward() as trace:
         total.backward()
