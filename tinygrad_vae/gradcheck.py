@@ -10,7 +10,8 @@ In the default (full) mode it builds the whole Jacobian both ways: the
 numerical one column by column (two forward passes per input element) and
 the analytical one row by row (one backward pass per output element). In
 ``fast_mode`` it compares a single random projection ``v^T J u`` instead,
-which costs two forward and one backward pass whatever the sizes.
+which costs two forward passes per input and one backward pass, whatever
+their sizes.
 
 Inputs must be float64: in float32 the rounding error of a difference
 quotient (about 1e-7 / eps) swamps the comparison.
@@ -65,9 +66,8 @@ def _numerical_directional(fn: Callable[..., Tensor], inputs: list[Tensor], inde
 def _vjp(fn: Callable[..., Tensor], inputs: list[Tensor], v: np.ndarray, create_graph: bool = False) -> list[Tensor]:
     with enable_grad():  # also when called from a finite-difference evaluation under no_grad
         out = fn(*inputs)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    with enable_grad():
+        if not isinstance(out, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
         return gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph)
 
 
@@ -113,13 +113,14 @@ def gradcheck(
                      f"input {i} (shape {x.shape}), random projection v^T J u")
         return True
     n_out = int(np.prod(out_shape))
-    for i, x in enumerate(xs):
-        # Analytical Jacobian of output w.r.t. input i: one backward pass per output element.
-        jac = np.empty((n_out, x.size))
-        for k in range(n_out):
-            v = np.zeros(n_out)
-            v[k] = 1.0
-            jac[k] = _vjp(fn, xs, v.reshape(out_shape))[i].data.ravel()
+    # Analytical Jacobians: one backward pass per output element gives row k of every input's.
+    jacs = [np.empty((n_out, x.size)) for x in xs]
+    for k in range(n_out):
+        v = np.zeros(n_out)
+        v[k] = 1.0
+        for jac, g in zip(jacs, _vjp(fn, xs, v.reshape(out_shape))):
+            jac[k] = g.data.ravel()
+    for i, (x, jac) in enumerate(zip(xs, jacs)):
         for j in range(x.size):
             direction = np.zeros(x.size)
             direction[j] = 1.0
