@@ -12,7 +12,7 @@ Rows (engine / baseline time ratio; the median time of one step, the variants ta
 * the notebook's shape (2 -> 32 -> 2-D latent, batch 64) in float64;
 * the MNIST shape (784 -> 400 -> 20-D latent, batch 128) in float64 and float32;
 * PyTorch float32 at the MNIST shape, if torch is installed (skipped otherwise);
-* the same step written with ``nn``/``optim`` modules, once those modules exist.
+* the same step written with ``nn``/``optim`` modules.
 
 Before timing, every variant's loss and gradients are compared with the
 baseline's on the same batch (an assert, so a wrong computation cannot be timed).
@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from tinygrad_vae import Tensor, affine, no_grad
+from tinygrad_vae import Tensor, affine, nn, no_grad, optim
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
 
 Params = dict[str, np.ndarray]
@@ -175,12 +175,8 @@ def engine_ops_variant(params: Params) -> Variant:
     return tensor_variant(p, lambda x, eps: engine_ops_loss(p, x, eps), lambda lr: sgd_update(p, lr))
 
 
-def engine_modules_variant(params: Params) -> Variant | None:
-    """The step written with ``nn.Linear``/``nn.Sequential`` and ``optim.SGD`` (None before those modules exist)."""
-    try:
-        from tinygrad_vae import nn, optim
-    except ImportError:
-        return None
+def engine_modules_variant(params: Params) -> Variant:
+    """The step written with ``nn.Linear``/``nn.Sequential`` and ``optim.SGD``."""
     n_in, n_hidden = params["W_enc1"].shape
     n_latent = params["W_mu"].shape[1]
 
