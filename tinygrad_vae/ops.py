@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.tensor import Function, OpError, Tensor, _lift, _wrap
+from tinygrad_vae.tensor import Function, OpError, Tensor, _lift, _wrap, as_tensors
 
 Axis = int | tuple[int, ...] | None
 
@@ -821,13 +821,13 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     if len(tensors) == 0:
         raise OpError("concatenate: needs at least one tensor")
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = as_tensors(tensors)
     return Concatenate.apply(*tensors, axis=axis)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = as_tensors(tensors)
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise OpError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
