@@ -5,9 +5,7 @@
 
 For each config and seed this trains exactly as ``examples/vae_2d.py --config C --seed S`` does,
 draws the same 2,000 samples (decoder means at z ~ p(z)) and measures them against 2,000 fresh
-points of the data process:
-
-(``example.sample_quality``, built on ``tinygrad_vae.metrics``):
+points of the data process (``example.sample_quality``, built on ``tinygrad_vae.metrics``):
 
 * within 3 std: the share of samples within 1.5 of one of the four cluster centres (the data: ~98.9%);
 * MMD^2: the unbiased estimate with the RBF kernel k(x, y) = exp(-||x - y||^2 / 2) (bandwidth 1).
@@ -44,7 +42,7 @@ def main() -> None:
     example = _load_example()
 
     # Reference: the data process against fresh data, same measures.
-    data_scores = [example.sample_quality(gaussian_mixture(2000, rng=np.random.default_rng(seed)), seed)
+    data_scores = [example.sample_quality(gaussian_mixture(example.N_DATA, rng=np.random.default_rng(seed)), seed)
                    for seed in args.seeds]
     print(f"{'config':<10} {'seed':>4} {'within 3 std':>12} {'MMD^2':>9} {'train s':>8}")
     for config in args.configs:
