@@ -274,9 +274,9 @@ def clip_grad_norm_(params: Iterable[Tensor] | Tensor, max_norm: float) -> float
     """Rescale the gradients so their global L2 norm is at most ``max_norm``; return the norm before clipping.
 
     ``total = sqrt(sum over params of ||grad||^2)`` (accumulated in float64).
-    If ``total > max_norm`` each ``p.grad`` is replaced by a new Tensor
-    ``grad * max_norm / (total + 1e-6)`` (PyTorch's formula; the 1e-6 guards
-    against dividing by zero). Otherwise the gradients are left untouched.
+    If ``coef = max_norm / (total + 1e-6)`` is below 1 (PyTorch's formula; the
+    1e-6 guards against dividing by zero), each ``p.grad`` is replaced by a new
+    Tensor ``grad * coef``. Otherwise the gradients are left untouched.
     Parameters without a gradient are ignored.
     """
     params = [params] if isinstance(params, Tensor) else list(params)
