@@ -744,7 +744,7 @@ def gradients(
         return [_wrap(np.zeros_like(t.data)) for t in inputs]
     seed = _initial_gradient(output, grad_output, "gradients")
     found = _run_backward(output, seed, inputs, retain_graph, create_graph)
-    return [found.get(id(t), _wrap(np.zeros_like(t.data))) for t in inputs]
+    return [found[id(t)] if id(t) in found else _wrap(np.zeros_like(t.data)) for t in inputs]
 
 
 def as_tensors(values: Iterable[Any]) -> list[Tensor]:
