@@ -243,6 +243,7 @@ _GRAPH_OPS: tuple[_GraphOp, ...] = (
     _GraphOp("softmax_last", 1, lambda a: a.softmax(axis=-1), lambda a: np.exp(a - _logsumexp_last(a)),
              lambda n, a: 1.0),
 )
+_GRAPH_OPS_BY_NAME = {op.name: op for op in _GRAPH_OPS}
 
 
 @dataclass(frozen=True)
@@ -263,11 +264,10 @@ class ExpressionGraph:
     steps: tuple[tuple[str, tuple[int, ...]], ...]
 
     def _run(self, values: list[Any], use_numpy: bool) -> Any:
-        ops = {op.name: op for op in _GRAPH_OPS}
         values = list(values)
         read: set[int] = set()
         for name, operands in self.steps:
-            op = ops[name]
+            op = _GRAPH_OPS_BY_NAME[name]
             fn = op.numpy if use_numpy else op.apply
             values.append(fn(*(values[i] for i in operands)))
             read.update(operands)
