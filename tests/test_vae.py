@@ -338,6 +338,10 @@ def test_bad_arguments_raise_clear_errors():
         VAE(2, likelihood="poisson")
     with pytest.raises(ValueError, match=r"VAE: hidden_dims must be a tuple of positive ints \(at least one\), got \(\)"):
         VAE(2, hidden_dims=())
+    with pytest.raises(ValueError, match=r"VAE: input_dim must be a positive int, got \(2, 3\)"):
+        VAE((2, 3))
+    with pytest.raises(ValueError, match=r"VAE: latent_dim must be a positive int, got 0"):
+        VAE(2, latent_dim=0)
     with pytest.raises(ValueError, match=r"VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'"):
         VAE(2, likelihood="bernoulli", learn_decoder_variance=True)
     with pytest.raises(ValueError, match=r"VAE: the importance-weighted objective \(iw_samples=5\) needs beta=1"):

@@ -82,10 +82,21 @@ def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.
     return layers
 
 
+def _is_size(value: Any) -> bool:
+    """A positive int (not a bool): a layer width or a data / latent dimension."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
+def _check_dim(value: Any, name: str) -> int:
+    if not _is_size(value):
+        raise ValueError(f"VAE: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def _check_dims(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
+    """Layer widths as a tuple of ints; a single int stands for one layer."""
     dims = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
-    if (not dims and not allow_empty) or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
-                                             for d in dims):
+    if (not dims and not allow_empty) or not all(_is_size(d) for d in dims):
         raise ValueError(f"VAE: {name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, "
                          f"got {value!r}")
     return tuple(int(d) for d in dims)
@@ -133,8 +144,7 @@ class VAE(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        (input_dim,) = _check_dims(input_dim, "input_dim", allow_empty=False)
-        (latent_dim,) = _check_dims(latent_dim, "latent_dim", allow_empty=False)
+        input_dim, latent_dim = _check_dim(input_dim, "input_dim"), _check_dim(latent_dim, "latent_dim")
         hidden_dims = _check_dims(hidden_dims, "hidden_dims", allow_empty=False)
         decoder_hidden_dims = (tuple(reversed(hidden_dims)) if decoder_hidden_dims is None
                                else _check_dims(decoder_hidden_dims, "decoder_hidden_dims", allow_empty=True))
