@@ -83,7 +83,7 @@ def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.
 
 
 def _is_size(value: Any) -> bool:
-    """A positive int (not a bool): a layer width or a data / latent dimension."""
+    """A positive int (not a bool): a layer width, a dimension, a number of samples or components."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
@@ -156,12 +156,12 @@ class VAE(Module):
             raise ValueError("VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'")
         if not decoder_variance > 0:
             raise ValueError(f"VAE: decoder_variance must be positive, got {decoder_variance!r}")
-        if not (isinstance(iw_samples, (int, np.integer)) and iw_samples >= 1):
+        if not _is_size(iw_samples):
             raise ValueError(f"VAE: iw_samples must be a positive int, got {iw_samples!r}")
         if iw_samples > 1 and beta != 1.0:
             raise ValueError(f"VAE: the importance-weighted objective (iw_samples={iw_samples}) needs beta=1, "
                              f"got beta={beta}")
-        if prior == "mixture" and not (isinstance(prior_components, (int, np.integer)) and prior_components >= 1):
+        if prior == "mixture" and not _is_size(prior_components):
             raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
         if not beta >= 0:
             raise ValueError(f"VAE: beta must be non-negative, got {beta}")
@@ -345,7 +345,7 @@ class VAE(Module):
         with k towards log p(x) (Burda et al. 2016). ``eps`` of shape (k, n, latent_dim) fixes the noise.
         """
         x = self._input(x, "log_likelihood")
-        if not (isinstance(k, (int, np.integer)) and k >= 1):
+        if not _is_size(k):
             raise ValueError(f"VAE.log_likelihood: k must be a positive int, got {k!r}")
         if eps is not None and np.shape(eps) != (k, len(x), self.latent_dim):
             raise ValueError(f"VAE.log_likelihood: eps must have shape {(k, len(x), self.latent_dim)}, "
