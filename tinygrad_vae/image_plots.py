@@ -82,7 +82,7 @@ def plot_reconstructions(
 
 
 def plot_samples(samples: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, ncols: int = 8) -> None:
-    """A grid of images decoded from z ~ N(0, I)."""
+    """A grid of sampled images (e.g. ``VAE.sample``: decoder means at z ~ p(z)), titled as samples from the prior."""
     figure = new_figure(5.4, 5.4)
     _show_grid(figure.subplots(), image_grid(samples, image_shape, ncols), "samples from the prior")
     _save(figure, path)
