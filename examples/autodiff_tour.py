@@ -122,7 +122,8 @@ def vae_gradient(drawer: Drawer, rng: np.random.Generator) -> None:
     z = model.reparameterize(mu, log_var, eps=eps)
     drawer.draw(z.sum(), "6_vae_reparameterization")
     print("z = mu + exp(log_var / 2) * eps: eps is a constant leaf (grey, (4, 2), into the Reparameterize node), "
-          "so the gradient reaches mu and log_var; the Abs...Where chain is soft_clamp, which keeps log_var finite")
+          "so the gradient reaches mu and log_var (soft_clamp, which keeps log_var finite, adds no nodes: every "
+          "log_var here is inside [-15, 15], where it is the identity)")
 
     with trace_backward() as trace:
         total.backward()

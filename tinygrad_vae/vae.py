@@ -67,9 +67,12 @@ def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
     Value and first derivative are continuous at |x| = a (slope 1), and the
     slope sech^2((|x| - a) / a) is positive (until it underflows, for |x| of
     several hundred), so a unit pushed out still gets a gradient back. With
-    a = 15, exp(x) stays within [1e-13, 1.1e13].
+    a = 15, exp(x) stays within [1e-13, 1.1e13]. When every element is inside,
+    ``x`` itself is returned.
     """
     inside = np.abs(x.data) <= linear
+    if inside.all():  # the usual case: the identity needs no nodes (and no backward work)
+        return x
     saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * _wrap(np.sign(x.data).astype(x.dtype) * linear)
     return where(inside, x, saturated)
 
