@@ -310,8 +310,10 @@ def test_set_default_dtype(restore_default_dtype: None) -> None:
 
 @pytest.mark.parametrize("expression", [
     lambda x: x * 2.5, lambda x: 2.5 * x, lambda x: x + 1, lambda x: 1 - x, lambda x: x / 3, lambda x: 3.0 / x,
-    lambda x: x**2, lambda x: x**0.5, lambda x: 2.0**x, lambda x: x - np.float64(0.5), lambda x: x.maximum(0.5),
-    lambda x: x.clip(0.5, 1.5), lambda x: where(np.array([True, False]), x, 0.0),
+    lambda x: x**2, lambda x: x**0.5, lambda x: 2.0**x, lambda x: x.maximum(0.5), lambda x: x.clip(0.5, 1.5),
+    lambda x: where(np.array([True, False]), x, 0.0),
+    # NumPy float64 scalars count as numbers too (NumPy 2 would otherwise upcast to float64)
+    lambda x: x - np.float64(0.5), lambda x: x ** np.float64(1.5), lambda x: x.clip(np.float64(0.5), np.float64(1.5)),
 ])
 def test_python_scalars_do_not_upcast_float32(expression: object) -> None:
     x = leaf([1.0, 2.0], dtype=np.float32)

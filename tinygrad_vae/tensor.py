@@ -422,7 +422,7 @@ class Tensor:
             return _ops.Pow.apply(self, exponent)
         if isinstance(exponent, np.ndarray):
             return _ops.Pow.apply(self, _lift(exponent, self))
-        return _ops.PowScalar.apply(self, exponent=exponent)
+        return _ops.PowScalar.apply(self, exponent=_number(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
         return _ops.Pow.apply(_lift(base, self), self)
@@ -484,7 +484,7 @@ class Tensor:
         return _ops.log_sigmoid(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return _ops.Clip.apply(self, lo=min, hi=max)
+        return _ops.Clip.apply(self, lo=_number(min), hi=_number(max))
 
     def maximum(self, other: Any) -> Tensor:
         return _ops.maximum(self, other)
@@ -569,6 +569,11 @@ class Tensor:
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _number(x: Any) -> Any:
+    """A NumPy scalar as the Python number it holds, which NumPy does not let upcast float32 (NEP 50)."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _lift(x: Any, like: Tensor) -> Tensor:
