@@ -74,6 +74,7 @@ class PCA:
         self.components: np.ndarray | None = None  # (k, d), rows orthonormal
 
     def fit(self, x: np.ndarray) -> PCA:
+        """Fit the mean and the top ``n_components`` directions on ``x`` (shape (n, d)); returns self."""
         x = _check_rows(x, "PCA.fit")
         if self.n_components > min(x.shape):
             raise ValueError(f"PCA.fit: n_components={self.n_components} exceeds min(n, d) for data of shape {x.shape}")
@@ -88,10 +89,12 @@ class PCA:
         return self.mean, self.components
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        """The codes z = (x - mean) V_k, shape (n, k)."""
         mean, components = self._fitted("transform")
         return (_check_rows(x, "PCA.transform", len(mean)) - mean) @ components.T
 
     def inverse_transform(self, z: np.ndarray) -> np.ndarray:
+        """The reconstructions x_hat = mean + z V_k^T, shape (n, d)."""
         mean, components = self._fitted("inverse_transform")
         return _check_rows(z, "PCA.inverse_transform", len(components)) @ components + mean
 
