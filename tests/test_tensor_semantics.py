@@ -313,7 +313,8 @@ def test_set_default_dtype(restore_default_dtype: None) -> None:
     lambda x: x**2, lambda x: x**0.5, lambda x: 2.0**x, lambda x: x.maximum(0.5), lambda x: x.clip(0.5, 1.5),
     lambda x: where(np.array([True, False]), x, 0.0),
     # NumPy float64 scalars count as numbers too (NumPy 2 would otherwise upcast to float64)
-    lambda x: x - np.float64(0.5), lambda x: x ** np.float64(1.5), lambda x: x.clip(np.float64(0.5), np.float64(1.5)),
+    lambda x: x - np.float64(0.5), lambda x: x * np.int64(2), lambda x: x ** np.float64(1.5),
+    lambda x: x.clip(np.float64(0.5), np.float64(1.5)), lambda x: x.leaky_relu(np.float64(0.2)),
 ])
 def test_python_scalars_do_not_upcast_float32(expression: object) -> None:
     x = leaf([1.0, 2.0], dtype=np.float32)

@@ -469,7 +469,7 @@ class Tensor:
         return _ops.ReLU.apply(self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return _ops.LeakyReLU.apply(self, negative_slope=negative_slope)
+        return _ops.LeakyReLU.apply(self, negative_slope=_number(negative_slope))
 
     def sigmoid(self) -> Tensor:
         return _ops.Sigmoid.apply(self)
@@ -577,9 +577,10 @@ def _number(x: Any) -> Any:
 
 
 def _lift(x: Any, like: Tensor) -> Tensor:
-    """Turn an operand into a Tensor; Python numbers take ``like``'s float dtype (no upcast)."""
+    """Turn an operand into a Tensor; Python and NumPy numbers take ``like``'s float dtype (no upcast)."""
     if isinstance(x, Tensor):
         return x
+    x = _number(x)
     if isinstance(x, (int, float)) and not isinstance(x, bool) and like.data.dtype.kind == "f":
         return _wrap(np.asarray(x, dtype=like.data.dtype))
     return _wrap(_to_array(x))
