@@ -356,6 +356,8 @@ def test_bad_arguments_raise_clear_errors():
         model.log_likelihood(np.zeros((4, 2)), k=3, eps=np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"VAE.log_likelihood: k must be a positive int, got 0"):
         model.log_likelihood(np.zeros((4, 2)), k=0)
+    with pytest.raises(ValueError, match=r"VAE.log_likelihood: batch_size must be a positive int, got 0"):
+        model.log_likelihood(np.zeros((4, 2)), batch_size=0)
     with pytest.raises(ValueError, match=r"VAE: prior_components must be a positive int, got 0"):
         VAE(2, prior="mixture", prior_components=0)
     with pytest.raises(TypeError, match=r"VAE: rng must be a numpy.random.Generator or None, got int"):

@@ -348,8 +348,9 @@ class VAE(Module):
         with k towards log p(x) (Burda et al. 2016). ``eps`` of shape (k, n, latent_dim) fixes the noise.
         """
         x = self._input(x, "log_likelihood")
-        if not _is_size(k):
-            raise ValueError(f"VAE.log_likelihood: k must be a positive int, got {k!r}")
+        for name, value in (("k", k), ("batch_size", batch_size)):
+            if not _is_size(value):
+                raise ValueError(f"VAE.log_likelihood: {name} must be a positive int, got {value!r}")
         if eps is not None and np.shape(eps) != (k, len(x), self.latent_dim):
             raise ValueError(f"VAE.log_likelihood: eps must have shape {(k, len(x), self.latent_dim)}, "
                              f"got {np.shape(eps)}")
