@@ -186,6 +186,13 @@ def test_grad_needs_a_tensor_output() -> None:
         grad(lambda x: 1.0)(X)
 
 
+def test_value_and_grad_errors_name_value_and_grad() -> None:
+    with pytest.raises(TypeError, match=r"^value_and_grad: f must return a Tensor with one element, got shape \(3,\)"):
+        value_and_grad(lambda x: x * 2.0)(X)
+    with pytest.raises(TypeError, match=r"^value_and_grad: argnums=1 but f was called with 1 positional arguments"):
+        value_and_grad(cubic_sum, argnums=1)(X)
+
+
 def test_argnums_out_of_range() -> None:
     with pytest.raises(TypeError, match=r"grad: argnums=\(0, 2\) but f was called with 2 positional arguments"):
         grad(x2_y3, argnums=(0, 2))(X, Y)

@@ -98,13 +98,20 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0)
     ``f`` must return a scalar Tensor. With a tuple ``argnums`` the gradient
     is a tuple, one entry per argument.
     """
+    return _value_and_grad(f, argnums, "value_and_grad")
+
+
+def _value_and_grad(
+    f: Callable[..., Tensor], argnums: int | tuple[int, ...], where: str
+) -> Callable[..., tuple[Any, Any]]:
+    """``value_and_grad``, with errors naming ``where`` (the transform the user called)."""
 
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         higher_order = _wants_higher_order([*args, *kwargs.values()])
-        args, inputs, chosen = _select(args, argnums, "grad")
-        value = _call(f, args, kwargs, "grad")
+        args, inputs, chosen = _select(args, argnums, where)
+        value = _call(f, args, kwargs, where)
         if value.size != 1:
-            raise TypeError(f"grad: f must return a Tensor with one element, got shape {value.shape}; "
+            raise TypeError(f"{where}: f must return a Tensor with one element, got shape {value.shape}; "
                             f"use jacobian for vector outputs")
         with enable_grad():
             grads = gradients(value, inputs, create_graph=higher_order)
@@ -118,7 +125,7 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0)
 
 def grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
     """A function returning df/d args[argnums] (see ``value_and_grad``)."""
-    vg = value_and_grad(f, argnums)
+    vg = _value_and_grad(f, argnums, "grad")
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         return vg(*args, **kwargs)[1]
