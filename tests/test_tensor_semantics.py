@@ -407,6 +407,16 @@ def test_repr() -> None:
     assert repr(Tensor([1, 2])) == "Tensor([1, 2], dtype=int64)"
 
 
+def test_numpy_conversion_copies_only_when_asked() -> None:
+    """np.asarray and .numpy() share the tensor's array; np.array copies it (the __array__ protocol's copy=)."""
+    t = Tensor(np.array([1.0, 2.0]))
+    assert np.asarray(t) is t.data and t.numpy() is t.data
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.data.tolist() == [1.0, 2.0]
+    assert np.array(t, dtype=np.float32).dtype == np.float32
+
+
 def test_item() -> None:
     assert Tensor(np.array(3.5)).item() == 3.5
     assert Tensor(np.array([[2.0]])).item() == 2.0

@@ -330,8 +330,9 @@ class Tensor:
         """The underlying array (shared, not copied)."""
         return self.data
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.array(t) asks for copy=True, np.asarray(t) for copy=None (share when the dtype allows).
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
