@@ -417,6 +417,15 @@ def test_numpy_conversion_copies_only_when_asked() -> None:
     assert np.array(t, dtype=np.float32).dtype == np.float32
 
 
+def test_truth_value_of_a_one_element_tensor_and_no_other() -> None:
+    equal = Tensor([1.0]) == 2.0  # a bool tensor holding False (the case that used to be true)
+    assert bool(equal) is False
+    assert bool(Tensor(np.array(3.0)) > 2.0) is True
+    assert bool(Tensor(np.array(0.0))) is False
+    with pytest.raises(ValueError, match=r"bool: the truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(Tensor([1.0, 2.0]) == 2.0)
+
+
 def test_item() -> None:
     assert Tensor(np.array(3.5)).item() == 3.5
     assert Tensor(np.array([[2.0]])).item() == 2.0

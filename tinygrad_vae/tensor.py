@@ -326,6 +326,19 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        """The truth value of a one-element tensor (``if (x > 0).item():`` spelled ``if x > 0:``), as NumPy's.
+
+        Defined so that ``bool(Tensor([1.0]) == 2.0)`` is False: without it Python would fall back on
+        ``__len__`` and call every non-empty tensor true.
+        """
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                f"compare a one-element tensor, or use .data.any() / .data.all()"
+            )
+        return bool(self.data)
+
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
         return self.data
