@@ -199,6 +199,17 @@ def test_anomaly_in_backward_of_an_op_recorded_outside_the_mode_says_so() -> Non
         loss.backward()
 
 
+def test_anomaly_names_user_code_in_a_file_beside_the_package() -> None:
+    """A sibling whose name starts like the package's folder (tinygrad_vae_notes.py) is user code too."""
+    import tinygrad_vae
+
+    sibling = str(Path(tinygrad_vae.__file__).parent) + "_notes.py"
+    code = compile("x.log()\n", sibling, "exec")
+    with detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(AnomalyError) as info:
+        exec(code, {"x": Tensor(np.array([-1.0]), requires_grad=True)})  # noqa: S102 (our own one line)
+    assert f"op created at {sibling}:1 in <module>" in str(info.value)
+
+
 def test_without_anomaly_mode_nan_passes_silently_and_the_mode_restores() -> None:
     x = Tensor(np.array([-1.0]), requires_grad=True)
     with np.errstate(invalid="ignore"):

@@ -151,11 +151,14 @@ class detect_anomaly:
         _anomaly_enabled = self._previous
 
 
+# With the separator, so that a sibling such as tinygrad_vae_notes.py does not count as inside.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _user_frame() -> str:
     """The innermost stack frame outside this package, as 'file:line in func: code'."""
-    package_dir = os.path.dirname(os.path.abspath(__file__))
     for frame in reversed(traceback.extract_stack()):
-        if not frame.filename.startswith(package_dir):
+        if not frame.filename.startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"
 
