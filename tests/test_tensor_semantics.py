@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ from tinygrad_vae import (
     set_grad_enabled,
     where,
 )
-from tinygrad_vae.tensor import _backward_observers, topological_order
+from tinygrad_vae.tensor import Function, _backward_observers, topological_order
 
 
 def leaf(values: object, dtype: object = np.float64) -> Tensor:
@@ -181,6 +182,79 @@ def test_without_create_graph_gradients_do_not_require_grad() -> None:
 
 
 # --------------------------------------------------------------------------
+# the rules' two paths: bare arrays in a plain backward, Tensors with create_graph
+# --------------------------------------------------------------------------
+
+
+class TimesThreeSpy(Function):
+    """3x, noting the kinds of value its rule is given."""
+
+    seen: ClassVar[list[tuple[type, ...]]] = []
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a * 3.0
+
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        TimesThreeSpy.seen.append((type(grad), type(out), type(a)))
+        return (grad * 3.0,)
+
+
+def test_a_plain_backward_runs_rules_on_arrays_and_create_graph_runs_them_on_tensors() -> None:
+    x = leaf([1.0, 2.0])
+    TimesThreeSpy.seen.clear()
+    (TimesThreeSpy.apply(x) * x).sum().backward()
+    assert TimesThreeSpy.seen == [(np.ndarray, np.ndarray, np.ndarray)]
+    np.testing.assert_allclose(x.grad.data, 6.0 * x.data)  # d/dx sum(3x * x) = 6x
+    assert isinstance(x.grad, Tensor) and not x.grad.requires_grad
+
+    x.grad = None
+    (TimesThreeSpy.apply(x) * x).sum().backward(create_graph=True)
+    assert TimesThreeSpy.seen[1] == (Tensor, Tensor, Tensor)
+    np.testing.assert_allclose(x.grad.data, 6.0 * x.data)
+    assert x.grad.requires_grad
+
+
+def test_a_rule_that_calls_a_tensor_only_method_gets_an_error_saying_why() -> None:
+    class ExpByMethod(Function):
+        def forward(self, a: np.ndarray) -> np.ndarray:
+            return np.exp(a)
+
+        def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+            return (grad * a.exp(),)  # Tensor-only: fails on an array
+
+    x = leaf([0.5])
+    with pytest.raises(AttributeError, match=r"ExpByMethod\.backward: .*'exp'.* on NumPy arrays.*Exp\.apply\(x\)"):
+        ExpByMethod.apply(x).sum().backward()
+    ExpByMethod.apply(x).sum().backward(create_graph=True)  # on Tensors the same rule works
+    np.testing.assert_allclose(x.grad.data, np.exp([0.5]))
+
+
+def test_a_rule_that_returns_the_other_kind_of_value_still_gives_the_right_gradient() -> None:
+    class TwiceAsTensor(Function):
+        """2x, whose rule returns a Tensor on the array path and an array on the Tensor path."""
+
+        def forward(self, a: np.ndarray) -> np.ndarray:
+            return a * 2.0
+
+        def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+            doubled = np.asarray(grad) * 2.0
+            return (Tensor(doubled) if isinstance(grad, np.ndarray) else doubled,)
+
+    for create_graph in (False, True):
+        x = leaf([1.0, -2.0])
+        (TwiceAsTensor.apply(x) * x).sum().backward(create_graph=create_graph)
+        assert isinstance(x.grad, Tensor)
+        np.testing.assert_allclose(x.grad.data, 4.0 * x.data)  # d/dx sum(2x * x) = 4x
+
+
+def test_apply_on_arrays_just_runs_the_forward() -> None:
+    a, b = np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])
+    product = ops.MatMul.apply(a, b)
+    assert isinstance(product, np.ndarray) and product.tolist() == [[11.0]]
+    np.testing.assert_array_equal(ops.MatMul.apply(a, a, transpose_b=True), [[5.0]])
+
+
+# --------------------------------------------------------------------------
 # no gradient work for inputs that need none
 # --------------------------------------------------------------------------
 
@@ -195,7 +269,7 @@ def test_affine_rule_returns_none_for_an_input_that_needs_no_gradient() -> None:
     x = Tensor(np.ones((3, 2)))
     w, b = leaf(np.ones((2, 4))), leaf(np.zeros(4))
     y = affine(x, w, b)
-    gx, gw, gb = y._ctx.backward(Tensor(np.ones((3, 4))), y)
+    gx, gw, gb = y._ctx.backward(Tensor(np.ones((3, 4))), y, *y._ctx.inputs)
     assert gx is None
     np.testing.assert_array_equal(gw.data, np.full((2, 4), 3.0))
     np.testing.assert_array_equal(gb.data, np.full(4, 3.0))
@@ -209,7 +283,7 @@ def test_affine_rule_returns_none_for_an_input_that_needs_no_gradient() -> None:
 def test_binary_rules_skip_the_input_that_needs_no_gradient(op: object) -> None:
     a, b = Tensor(np.array([1.5, 2.0])), leaf([0.5, 3.0])
     out = op(a, b)
-    grads = out._ctx.backward(Tensor(np.ones(out.shape)), out)
+    grads = out._ctx.backward(Tensor(np.ones(out.shape)), out, *out._ctx.inputs)
     assert grads[0] is None and grads[1] is not None
 
 

@@ -1,11 +1,13 @@
 """Every op of the engine: its forward on NumPy arrays beside its gradient rule.
 
 Each ``Function`` subclass has ``forward(*arrays, **params) -> ndarray`` and
-``backward(grad, out) -> one gradient per input``. Gradient rules are written
-with Tensor ops, so when the engine runs them with ``create_graph=True`` they
-are recorded too and can be differentiated again (second derivatives come for
-free). A rule returns ``None`` for an input that does not require grad, so no
-work is spent on it.
+``backward(grad, out, *inputs) -> one gradient per input``. A rule is written
+once, with what works on Tensors and on NumPy arrays alike (operators,
+``.sum``/``.reshape``/``.T``, other ops' ``apply``): a plain backward pass runs
+it on bare arrays, at the cost of its NumPy calls, and ``create_graph=True``
+runs it on Tensors, so it is recorded and can be differentiated again (second
+derivatives come for free). A rule returns ``None`` for an input whose
+``needs_input_grad`` is False, so no work is spent on it.
 
 Broadcasting: an op that broadcasts its operands must sum the gradient back to
 each operand's shape; every such rule goes through ``unbroadcast``.
@@ -24,14 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.tensor import Function, OpError, Tensor, _lift, _wrap, as_tensors
+from tinygrad_vae.tensor import Function, OpError, Tensor, _data, _lift, _wrap, as_tensors
 
 Axis = int | tuple[int, ...] | None
 
 
-def const(array: Any) -> Tensor:
-    """A constant (non-differentiable) tensor around an array computed inside a rule."""
-    return _wrap(np.asarray(array))
+def const(array: Any, like: Any) -> Any:
+    """An array computed inside a rule, as an operand beside ``like``: the bare array on the
+    array path, a constant (non-differentiable) Tensor on the Tensor path.
+
+    Operators lift arrays themselves (``grad * mask`` works either way); this is for ``apply``.
+    """
+    return _wrap(np.asarray(array)) if isinstance(like, Tensor) else array
 
 
 # --------------------------------------------------------------------------
@@ -50,9 +56,8 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     lead = grad.ndim - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if not stretched:  # only leading axes were added (a bias, say): one sum, no reshape
-        return Sum.apply(grad, axis=tuple(range(lead)), keepdims=False)
-    summed = Sum.apply(grad, axis=tuple(range(lead)) + stretched, keepdims=True)
-    return Reshape.apply(summed, shape=shape)
+        return grad.sum(axis=tuple(range(lead)))
+    return grad.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
 def _axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
@@ -86,11 +91,11 @@ class Add(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         return (
-            unbroadcast(grad, a.shape) if a.requires_grad else None,
-            unbroadcast(grad, b.shape) if b.requires_grad else None,
+            unbroadcast(grad, a.shape) if need_a else None,
+            unbroadcast(grad, b.shape) if need_b else None,
         )
 
 
@@ -98,11 +103,11 @@ class Sub(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         return (
-            unbroadcast(grad, a.shape) if a.requires_grad else None,
-            unbroadcast(-grad, b.shape) if b.requires_grad else None,
+            unbroadcast(grad, a.shape) if need_a else None,
+            unbroadcast(-grad, b.shape) if need_b else None,
         )
 
 
@@ -110,11 +115,11 @@ class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         return (
-            unbroadcast(grad * b, a.shape) if a.requires_grad else None,
-            unbroadcast(grad * a, b.shape) if b.requires_grad else None,
+            unbroadcast(grad * b, a.shape) if need_a else None,
+            unbroadcast(grad * a, b.shape) if need_b else None,
         )
 
 
@@ -122,12 +127,12 @@ class Div(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a / b
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
         # d(a/b)/da = 1/b;  d(a/b)/db = -a/b^2 = -out/b
-        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
         return (
-            unbroadcast(grad / b, a.shape) if a.requires_grad else None,
-            unbroadcast(-grad * out / b, b.shape) if b.requires_grad else None,
+            unbroadcast(grad / b, a.shape) if need_a else None,
+            unbroadcast(-grad * out / b, b.shape) if need_b else None,
         )
 
 
@@ -135,7 +140,7 @@ class Neg(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (-grad,)
 
 
@@ -146,8 +151,7 @@ class PowScalar(Function):
         self.exponent = exponent
         return a**exponent
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        (a,) = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         c = self.exponent
         if c == 2:
             return (grad * a * 2.0,)
@@ -162,11 +166,11 @@ class Pow(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a**b
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         return (
-            unbroadcast(grad * b * a ** (b - 1.0), a.shape) if a.requires_grad else None,
-            unbroadcast(grad * out * a.log(), b.shape) if b.requires_grad else None,
+            unbroadcast(grad * b * a ** (b - 1.0), a.shape) if need_a else None,
+            unbroadcast(grad * out * Log.apply(a), b.shape) if need_b else None,
         )
 
 
@@ -176,12 +180,12 @@ class Maximum(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.maximum(a, b)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
-        share_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
+        share_a = (_data(a) > _data(b)) + 0.5 * (_data(a) == _data(b))
         return (
-            unbroadcast(grad * const(share_a.astype(grad.dtype)), a.shape) if a.requires_grad else None,
-            unbroadcast(grad * const((1.0 - share_a).astype(grad.dtype)), b.shape) if b.requires_grad else None,
+            unbroadcast(grad * share_a.astype(grad.dtype), a.shape) if need_a else None,
+            unbroadcast(grad * (1.0 - share_a).astype(grad.dtype), b.shape) if need_b else None,
         )
 
 
@@ -203,12 +207,12 @@ class Where(Function):
         self.cond = cond
         return np.where(cond, a, b)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
-        zero = const(np.zeros((), dtype=grad.dtype))
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
+        zero = const(np.zeros((), dtype=grad.dtype), like=grad)
         return (
-            unbroadcast(Where.apply(grad, zero, cond=self.cond), a.shape) if a.requires_grad else None,
-            unbroadcast(Where.apply(zero, grad, cond=self.cond), b.shape) if b.requires_grad else None,
+            unbroadcast(Where.apply(grad, zero, cond=self.cond), a.shape) if need_a else None,
+            unbroadcast(Where.apply(zero, grad, cond=self.cond), b.shape) if need_b else None,
         )
 
 
@@ -230,22 +234,22 @@ class Clip(Function):
         self.lo, self.hi = lo, hi
         return np.clip(a, lo, hi)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        x = self.inputs[0].data
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        x = _data(a)
         inside = np.ones(x.shape, dtype=bool)
         if self.lo is not None:
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return (grad * const(inside),)
+        return (grad * inside,)
 
 
 class Cast(Function):
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return a.astype(dtype)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (Cast.apply(grad, dtype=self.inputs[0].dtype),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (Cast.apply(grad, dtype=a.dtype),)
 
 
 # --------------------------------------------------------------------------
@@ -257,7 +261,7 @@ class Exp(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.exp(a)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (grad * out,)  # d exp(x) = exp(x)
 
 
@@ -265,15 +269,15 @@ class Log(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log(a)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (grad / self.inputs[0],)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad / a,)
 
 
 class Sqrt(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.sqrt(a)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (grad / (out * 2.0),)  # d sqrt(x) = 1 / (2 sqrt(x))
 
 
@@ -281,16 +285,16 @@ class Abs(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.abs(a)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (grad * const(np.sign(self.inputs[0].data)),)  # sign(0) = 0
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * np.sign(_data(a)),)  # sign(0) = 0
 
 
 class ReLU(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (grad * const(self.inputs[0].data > 0),)  # relu'(0) = 0
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * (a > 0),)  # relu'(0) = 0; a > 0 is a bool mask, outside the graph
 
 
 class LeakyReLU(Function):
@@ -298,9 +302,9 @@ class LeakyReLU(Function):
         self.slope = negative_slope
         return np.where(a > 0, a, a * negative_slope)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        x = self.inputs[0].data
-        return (grad * const(np.where(x > 0, 1.0, self.slope).astype(grad.dtype)),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        x = _data(a)
+        return (grad * np.where(x > 0, 1.0, self.slope).astype(grad.dtype),)
 
 
 class Sigmoid(Function):
@@ -309,7 +313,7 @@ class Sigmoid(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return 0.5 * (1.0 + np.tanh(0.5 * a))
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (grad * out * (1.0 - out),)
 
 
@@ -317,7 +321,7 @@ class Tanh(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.tanh(a)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (grad * (1.0 - out * out),)
 
 
@@ -327,8 +331,8 @@ class Softplus(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.logaddexp(0.0, a).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (grad * Sigmoid.apply(self.inputs[0]),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * Sigmoid.apply(a),)
 
 
 def log_sigmoid(x: Tensor) -> Tensor:
@@ -384,12 +388,12 @@ class GaussianKL(Function):
     def forward(self, mu: np.ndarray, log_var: np.ndarray, reduction: str = "none") -> np.ndarray:
         return _reduce_loss(self, 0.5 * (mu * mu + np.exp(log_var) - 1.0 - log_var), reduction, "gaussian_kl")
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        mu, log_var = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, mu: Tensor, log_var: Tensor) -> tuple[Tensor | None, ...]:
+        need_mu, need_log_var = self.needs_input_grad
         grad = _loss_values_grad(self, grad)
         return (
-            unbroadcast(grad * mu, mu.shape) if mu.requires_grad else None,
-            unbroadcast((log_var.exp() - 1.0) * (grad * 0.5), log_var.shape) if log_var.requires_grad else None,
+            unbroadcast(grad * mu, mu.shape) if need_mu else None,
+            unbroadcast((Exp.apply(log_var) - 1.0) * (grad * 0.5), log_var.shape) if need_log_var else None,
         )
 
 
@@ -414,13 +418,13 @@ class Reparameterize(Function):
     def forward(self, mu: np.ndarray, log_var: np.ndarray, eps: np.ndarray) -> np.ndarray:
         return mu + eps * np.exp(0.5 * log_var)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        mu, log_var, eps = self.inputs
-        std = (log_var * 0.5).exp() if (log_var.requires_grad or eps.requires_grad) else None
+    def backward(self, grad: Tensor, out: Tensor, mu: Tensor, log_var: Tensor, eps: Tensor) -> tuple[Tensor | None, ...]:
+        need_mu, need_log_var, need_eps = self.needs_input_grad
+        std = Exp.apply(log_var * 0.5) if (need_log_var or need_eps) else None
         return (
-            unbroadcast(grad, mu.shape) if mu.requires_grad else None,
-            unbroadcast(grad * eps * std * 0.5, log_var.shape) if log_var.requires_grad else None,
-            unbroadcast(grad * std, eps.shape) if eps.requires_grad else None,
+            unbroadcast(grad, mu.shape) if need_mu else None,
+            unbroadcast(grad * eps * std * 0.5, log_var.shape) if need_log_var else None,
+            unbroadcast(grad * std, eps.shape) if need_eps else None,
         )
 
 
@@ -437,12 +441,12 @@ class SquaredError(Function):
         diff = a - b
         return _reduce_loss(self, diff * diff, reduction, "squared_error")
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         twice = (a - b) * (_loss_values_grad(self, grad) * 2.0)
         return (
-            unbroadcast(twice, a.shape) if a.requires_grad else None,
-            unbroadcast(-twice, b.shape) if b.requires_grad else None,
+            unbroadcast(twice, a.shape) if need_a else None,
+            unbroadcast(-twice, b.shape) if need_b else None,
         )
 
 
@@ -468,8 +472,8 @@ class Sum(Function):
         self.keepdims = keepdims
         return np.add.reduce(a, self.axes, None, None, keepdims)  # np.sum without its Python wrapper
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (_expand_reduced(grad, self.inputs[0].shape, self.axes, self.keepdims),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (_expand_reduced(grad, a.shape, self.axes, self.keepdims),)
 
 
 class Expand(Function):
@@ -482,7 +486,7 @@ class Expand(Function):
         self.axes, self.keepdims = axes, keepdims
         return np.broadcast_to(a if keepdims else a.reshape(_keepdims_shape(shape, axes)), shape)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (Sum.apply(grad, axis=self.axes, keepdims=self.keepdims),)
 
 
@@ -498,8 +502,8 @@ class Mean(Function):
         # What np.mean computes (the same sum, then a true division), without its Python-level overhead.
         return np.add.reduce(a, self.axes, None, None, keepdims) / self.count
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (_expand_reduced(grad * (1.0 / self.count), self.inputs[0].shape, self.axes, self.keepdims),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (_expand_reduced(grad * (1.0 / self.count), a.shape, self.axes, self.keepdims),)
 
 
 class Max(Function):
@@ -512,12 +516,12 @@ class Max(Function):
             raise OpError(f"max: cannot reduce an empty tensor of shape {a.shape}")
         return np.max(a, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        x = self.inputs[0].data
-        top = out.data if self.keepdims else out.data.reshape(_keepdims_shape(x.shape, self.axes))
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        x = _data(a)
+        top = _data(out) if self.keepdims else _data(out).reshape(_keepdims_shape(x.shape, self.axes))
         is_max = x == top
         share = is_max / np.sum(is_max, axis=self.axes, keepdims=True)
-        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * const(share.astype(grad.dtype)),)
+        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * share.astype(grad.dtype),)
 
 
 class LogSumExp(Function):
@@ -536,11 +540,10 @@ class LogSumExp(Function):
             out = np.log(np.sum(np.exp(a - shift), axis=self.axes, keepdims=True)) + shift
         return out if keepdims else out.reshape(np.delete(out.shape, self.axes).tolist())
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        (x,) = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, x: Tensor) -> tuple[Tensor | None, ...]:
         kept = out if self.keepdims else Reshape.apply(out, shape=_keepdims_shape(x.shape, self.axes))
-        safe = Where.apply(kept, const(np.zeros((), dtype=out.dtype)), cond=np.isfinite(kept.data))
-        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * (x - safe).exp(),)
+        safe = Where.apply(kept, const(np.zeros((), dtype=out.dtype), like=kept), cond=np.isfinite(_data(kept)))
+        return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * Exp.apply(x - safe),)
 
 
 def var(x: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -586,8 +589,8 @@ class MatMul(Function):
 
     ``transpose_a``/``transpose_b`` multiply by an operand's transpose (its last two axes
     swapped), like the "transa"/"transb" arguments of BLAS's gemm. Every matrix gradient is a
-    product with a transpose (dA = G B^T, dB = A^T G), so the rules below and ``Affine``'s use
-    these flags instead of recording a separate ``Transpose`` node for each.
+    product with a transpose (dA = G B^T, dB = A^T G), so the rule below uses these flags
+    instead of recording a separate ``Transpose`` node for each when it runs on Tensors.
     """
 
     def forward(self, a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b: bool = False) -> np.ndarray:
@@ -608,28 +611,28 @@ class MatMul(Function):
                 raise _matmul_shape_error(a, b, "matmul") from None
             raise
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        a, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_a, need_b = self.needs_input_grad
         ta, tb = self.transpose_a, self.transpose_b
         # Treat a vector as a matrix (a row on the left, a column on the right; vectors are never
         # transposed), apply the matrix rules, then drop the extra axis. With op(X) = X or X^T and
         # C = op(A) op(B):  d op(A) = G op(B)^T  and  d op(B) = op(A)^T G;  where op transposed an
         # operand, its own gradient is that transposed back:  dA = op(B) G^T,  dB = G^T op(A).
-        a2 = a.unsqueeze(0) if a.ndim == 1 else a
-        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        a2 = unsqueeze(a, 0) if a.ndim == 1 else a
+        b2 = unsqueeze(b, -1) if b.ndim == 1 else b
         g2 = grad
         if b.ndim == 1:
-            g2 = g2.unsqueeze(-1)
+            g2 = unsqueeze(g2, -1)
         if a.ndim == 1:
-            g2 = g2.unsqueeze(-2)
+            g2 = unsqueeze(g2, -2)
         grad_a = grad_b = None
-        if a.requires_grad:
+        if need_a:
             if ta:
                 ga = MatMul.apply(b2, g2, transpose_a=tb, transpose_b=True)
             else:
                 ga = MatMul.apply(g2, b2, transpose_b=not tb)
             grad_a = unbroadcast(ga.squeeze(-2) if a.ndim == 1 else ga, a.shape)
-        if b.requires_grad:
+        if need_b:
             if tb:
                 gb = MatMul.apply(g2, a2, transpose_a=True, transpose_b=ta)
             else:
@@ -662,14 +665,14 @@ class Affine(Function):
         out += b
         return out
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        x, w, b = self.inputs
+    def backward(self, grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        need_x, need_w, need_b = self.needs_input_grad
+        x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[0])
         g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[1])
         return (
-            MatMul.apply(grad, w, transpose_b=True) if x.requires_grad else None,
-            MatMul.apply(x if x.ndim == 2 else x.reshape(-1, w.shape[0]), g2, transpose_a=True)
-            if w.requires_grad else None,
-            unbroadcast(Sum.apply(g2, axis=0, keepdims=False), b.shape) if b.requires_grad else None,
+            grad @ w.T if need_x else None,
+            x2.T @ g2 if need_w else None,
+            unbroadcast(g2.sum(axis=0), b.shape) if need_b else None,
         )
 
 
@@ -690,8 +693,8 @@ class Reshape(Function):
         except ValueError:
             raise OpError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}") from None
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (Reshape.apply(grad, shape=self.inputs[0].shape),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (Reshape.apply(grad, shape=a.shape),)
 
 
 class Transpose(Function):
@@ -701,7 +704,7 @@ class Transpose(Function):
         self.axes = axes
         return a.T if axes is None else np.transpose(a, axes)
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         inverse = None if self.axes is None else tuple(np.argsort([x % grad.ndim for x in self.axes]))
         return (Transpose.apply(grad, axes=inverse),)
 
@@ -720,8 +723,8 @@ class BroadcastTo(Function):
         except ValueError:
             raise OpError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (unbroadcast(grad, self.inputs[0].shape),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (unbroadcast(grad, a.shape),)
 
 
 def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
@@ -775,8 +778,8 @@ class GetItem(Function):
         except (IndexError, TypeError) as e:
             raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
-        return (ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape),)
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (ScatterAdd.apply(grad, index=self.index, shape=a.shape),)
 
 
 class ScatterAdd(Function):
@@ -791,7 +794,7 @@ class ScatterAdd(Function):
             np.add.at(out, index, values)
         return out
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
         return (GetItem.apply(grad, index=self.index),)
 
 
@@ -804,12 +807,12 @@ class Concatenate(Function):
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise OpError(f"concatenate: cannot join shapes {shapes} along axis {axis}: {e}") from None
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Tensor, out: Tensor, *inputs: Tensor) -> tuple[Tensor | None, ...]:
         axis = self.axis % grad.ndim
         grads, start = [], 0
-        for t in self.inputs:
+        for t, need in zip(inputs, self.needs_input_grad):
             stop = start + t.shape[axis]
-            if t.requires_grad:
+            if need:
                 grads.append(GetItem.apply(grad, index=(slice(None),) * axis + (slice(start, stop),)))
             else:
                 grads.append(None)

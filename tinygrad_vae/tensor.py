@@ -8,11 +8,11 @@ inputs' gradients. ``Tensor.backward`` sorts the recorded graph topologically
 (iteratively, so deep chains cannot overflow the Python stack) and runs those
 rules from the output back to the leaves.
 
-Gradient rules are written with ordinary Tensor ops. With
-``create_graph=False`` they run with recording switched off, so they cost no
-more than the NumPy calls inside them; with ``create_graph=True`` they are
-recorded like any other computation, which is what makes second and higher
-derivatives work.
+Gradient rules are written once, with operators and ops that work on Tensors
+and on NumPy arrays alike. With ``create_graph=True`` the engine runs them on
+Tensors, so they are recorded like any other computation, which is what makes
+second and higher derivatives work; otherwise it runs the same rules on bare
+arrays, so they cost no more than the NumPy calls inside them.
 
 The ops themselves (each forward beside its gradient rule) live in ``ops.py``.
 """
@@ -191,48 +191,61 @@ def _explain(fn: Function, arrays: Sequence[np.ndarray], error: Exception) -> Ex
 
 
 class Function:
-    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors.
+    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors or on arrays.
 
     ``apply`` runs ``forward`` on the inputs' arrays and, when a gradient is
-    needed, records the node. ``backward(grad, out)`` receives the gradient of
-    the output (a Tensor) and the output itself, and returns one gradient per
-    input (a Tensor shaped like that input, or None when the input does not
-    require grad). Rules read their inputs from ``self.inputs``.
+    needed, records the node (and which inputs need a gradient, in
+    ``needs_input_grad``). ``backward(grad, out, *inputs)`` receives the
+    gradient of the output, the output and the inputs, and returns one
+    gradient per input, shaped like that input, or None where
+    ``needs_input_grad`` is False.
+
+    The engine calls ``backward`` with Tensors when the backward pass is
+    itself recorded (``create_graph=True``) and with bare NumPy arrays
+    otherwise, so a rule is written with what works on both: Python's
+    operators, NumPy-style methods such as ``.reshape`` and ``.sum``, and
+    other ops' ``apply``, which on arrays just runs their forward.
     """
 
     inputs: tuple[Tensor, ...] | None
+    needs_input_grad: tuple[bool, ...]
     created_at: str
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Any, out: Any, *inputs: Any) -> tuple[Any, ...]:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
         fn = cls()
+        if not isinstance(inputs[0], Tensor):
+            # Called by a rule on the array path: nothing to wrap and nothing to record.
+            return fn.forward(*inputs, **params)
         fn.inputs = inputs
-        # Spelled out for the usual one or two inputs: in CPython 3.11 a list comprehension
-        # costs ~0.2 us, a fifth of a small op's NumPy call (the 2-D VAE's arrays are that small).
+        # Spelled out for the usual one or two inputs: in CPython 3.11 a generator or list
+        # comprehension costs ~0.3 us, a third of a small op's NumPy call (the 2-D VAE's
+        # arrays are that small).
         if len(inputs) == 1:
             arrays: Sequence[np.ndarray] = (inputs[0].data,)
+            needs: tuple[bool, ...] = (inputs[0].requires_grad,)
         elif len(inputs) == 2:
             arrays = (inputs[0].data, inputs[1].data)
+            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
         else:
             arrays = [t.data for t in inputs]
+            needs = tuple([t.requires_grad for t in inputs])
         try:
             out = _wrap(fn.forward(*arrays, **params))
         except OpError:
             raise
         except (ValueError, TypeError) as error:
             raise _explain(fn, arrays, error) from None
-        if _grad_enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    out.requires_grad = True
-                    out._ctx = fn
-                    break
+        if _grad_enabled and True in needs:
+            out.requires_grad = True
+            out._ctx = fn
+            fn.needs_input_grad = needs
         if _anomaly_enabled:
             fn.created_at = _user_frame()
             _check_finite(fn, out.data, "forward output")
@@ -661,7 +674,32 @@ def topological_order(root: Tensor) -> list[Tensor]:
 _EMIT = None  # the marker on topological_order's stack
 
 
-def _rule_without_anomaly(fn: Function, grad: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+def _run_rule(fn: Function, grad: Any, out: Tensor, create_graph: bool) -> tuple[Any, ...]:
+    """Call ``fn``'s rule on Tensors (``create_graph``) or on the bare arrays (otherwise)."""
+    inputs = fn.inputs
+    if create_graph:
+        args = (grad, out, *inputs)
+    elif len(inputs) == 1:  # the usual cases spelled out, without a comprehension (see Function.apply)
+        args = (grad, out.data, inputs[0].data)
+    elif len(inputs) == 2:
+        args = (grad, out.data, inputs[0].data, inputs[1].data)
+    else:
+        args = (grad, out.data, *[t.data for t in inputs])
+    if _anomaly_enabled:
+        return _rule_without_anomaly(fn, args)
+    try:
+        return fn.backward(*args)
+    except AttributeError as error:
+        if create_graph or "numpy" not in str(error):
+            raise
+        raise AttributeError(
+            f"{type(fn).__name__}.backward: {error}. Without create_graph the engine runs rules on "
+            f"NumPy arrays, so a rule may use operators, NumPy-style methods and ops' apply "
+            f"(Exp.apply(x), not x.exp()); see docs/engine.md, section 5"
+        ) from error
+
+
+def _rule_without_anomaly(fn: Function, args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Run ``fn``'s rule with anomaly mode paused, in anomaly mode.
 
     ``_run_backward`` checks the rule's result itself, so that an error names this op and the
@@ -670,9 +708,24 @@ def _rule_without_anomaly(fn: Function, grad: Tensor, out: Tensor) -> tuple[Tens
     global _anomaly_enabled
     _anomaly_enabled = False
     try:
-        return fn.backward(grad, out)
+        return fn.backward(*args)
     finally:
         _anomaly_enabled = True
+
+
+def _observe(t: Tensor, grad: Any, create_graph: bool) -> Any:
+    """Run ``t``'s hooks (which may replace ``grad``) and the backward observers on ``grad``.
+
+    Hooks and observers always see a Tensor, also on the array path.
+    """
+    as_tensor = grad if create_graph else _wrap(grad)
+    for hook in list(t._hooks or ()):
+        replaced = hook(as_tensor)
+        if replaced is not None:
+            as_tensor = replaced if isinstance(replaced, Tensor) else _wrap(np.asarray(replaced))
+    for observer in _backward_observers:
+        observer(t, as_tensor)
+    return as_tensor if create_graph else as_tensor.data
 
 
 def _run_backward(
@@ -686,14 +739,15 @@ def _run_backward(
 
     With ``wanted=None`` leaf gradients are accumulated into ``.grad``;
     otherwise nothing is written and the gradients of the ``wanted`` tensors
-    are returned, keyed by ``id``.
+    are returned, keyed by ``id``. Gradients flow as Tensors when
+    ``create_graph`` (the rules are recorded) and as bare arrays otherwise.
     """
     global _grad_enabled
     if retain_graph is None:
         retain_graph = create_graph
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
     found: dict[int, Tensor] = {}
-    grads: dict[int, Tensor] = {id(root): root_grad}
+    grads: dict[int, Any] = {id(root): root_grad if create_graph else root_grad.data}
     previous_mode = _grad_enabled
     _grad_enabled = create_graph  # rules record a graph only when asked to
     try:
@@ -701,20 +755,17 @@ def _run_backward(
             grad = grads.pop(id(t), None)
             if grad is None:  # nothing flowed into this node
                 continue
-            if t._hooks:
-                for hook in list(t._hooks):
-                    replaced = hook(grad)
-                    if replaced is not None:
-                        grad = replaced
-            if _backward_observers:
-                for observer in _backward_observers:
-                    observer(t, grad)
+            if t._hooks or _backward_observers:
+                grad = _observe(t, grad, create_graph)
             if wanted_ids is not None and id(t) in wanted_ids:
-                found[id(t)] = grad
+                found[id(t)] = grad if create_graph else _wrap(grad)
             fn = t._ctx
-            if fn is None:
+            if fn is None:  # a leaf
                 if wanted_ids is None:
-                    t.grad = grad if t.grad is None else t.grad + grad
+                    if t.grad is None:
+                        t.grad = grad if create_graph else _wrap(grad)
+                    else:
+                        t.grad = t.grad + grad if create_graph else _wrap(t.grad.data + grad)
                 continue
             inputs = fn.inputs
             if inputs is None:
@@ -723,20 +774,21 @@ def _run_backward(
                     f"({type(fn).__name__}'s saved inputs were freed); "
                     f"pass retain_graph=True to the first backward if you need to"
                 )
-            input_grads = _rule_without_anomaly(fn, grad, t) if _anomaly_enabled else fn.backward(grad, t)
-            for parent, g in zip(inputs, input_grads):
+            for parent, g in zip(inputs, _run_rule(fn, grad, t, create_graph)):
                 if g is None or not parent.requires_grad:
                     continue
-                g_data, p_data = g.data, parent.data
-                if g_data.shape != p_data.shape:
+                if isinstance(g, Tensor) is not create_graph:  # a user's rule that mixed the two kinds
+                    g = _wrap(np.asarray(g)) if create_graph else g.data
+                p_data = parent.data
+                if g.shape != p_data.shape:
                     raise RuntimeError(
-                        f"{type(fn).__name__}.backward returned a gradient of shape {g_data.shape} "
+                        f"{type(fn).__name__}.backward returned a gradient of shape {g.shape} "
                         f"for an input of shape {p_data.shape}"
                     )
-                if g_data.dtype != p_data.dtype:
+                if g.dtype != p_data.dtype:
                     g = g.astype(p_data.dtype)
                 if _anomaly_enabled:
-                    _check_finite(fn, g.data, "backward gradient")
+                    _check_finite(fn, _data(g), "backward gradient")
                 key = id(parent)
                 previous = grads.get(key)
                 grads[key] = g if previous is None else previous + g

@@ -16,11 +16,10 @@ Checking your own op::
     from tinygrad_vae.tensor import Function
     from tinygrad_vae.testing import arrays, shapes
 
-    class Cube(Function):  # your op: forward on arrays, backward with Tensor ops
+    class Cube(Function):  # your op: forward on arrays, backward with operators
         def forward(self, a):
             return a**3
-        def backward(self, grad, out):
-            (x,) = self.inputs
+        def backward(self, grad, out, x):  # Tensors or arrays (see Function)
             return (grad * x * x * 3.0,)
 
     @given(arrays(shapes(max_dims=2)))   # float64, values in [-3, 3]
