@@ -191,12 +191,16 @@ def ternary(draw: Callable) -> Call:
 
 @st.composite
 def reduced(draw: Callable, inputs: st.SearchStrategy[Call]) -> Call:
-    """A loss op's inputs, with reduction "sum" or "mean"."""
+    """A loss op's inputs, with reduction "sum", "mean" or (given a batch axis) "batchmean"."""
     call = draw(inputs)
-    return Call(call.arrays, {**call.params, "reduction": draw(st.sampled_from(["sum", "mean"]))})
+    has_batch_axis = max(a.ndim for a in call.arrays) > 0
+    choices = ["sum", "mean", "batchmean"] if has_batch_axis else ["sum", "mean"]
+    return Call(call.arrays, {**call.params, "reduction": draw(st.sampled_from(choices))})
 
 
 def np_reduce(values: np.ndarray, reduction: str) -> Any:
+    if reduction == "batchmean":  # each example's sum, averaged over the first axis
+        return np.mean(np.sum(values.reshape(len(values), -1), axis=1))
     return np.sum(values) if reduction == "sum" else np.mean(values)
 
 
@@ -641,11 +645,29 @@ def test_logsumexp_of_all_minus_inf_over_every_axis() -> None:
 
 @pytest.mark.parametrize("loss", [gaussian_kl, squared_error])
 def test_loss_ops_name_an_unknown_reduction(loss: Callable[..., Tensor]) -> None:
-    with pytest.raises(OpError, match=rf"{loss.__name__}: reduction must be one of \('none', 'sum', 'mean'\), got 'max'"):
+    with pytest.raises(
+        OpError, match=rf"{loss.__name__}: reduction must be one of \('none', 'sum', 'mean', 'batchmean'\), got 'max'"
+    ):
         loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), reduction="max")
 
 
 @pytest.mark.parametrize("loss", [gaussian_kl, squared_error])
-def test_loss_ops_refuse_the_mean_of_nothing(loss: Callable[..., Tensor]) -> None:
-    with pytest.raises(OpError, match=rf"{loss.__name__}: cannot take the mean of an empty tensor of shape \(0, 2\)"):
-        loss(Tensor(np.zeros((0, 2))), Tensor(np.zeros((0, 2))), reduction="mean")
+@pytest.mark.parametrize("reduction", ["mean", "batchmean"])
+def test_loss_ops_refuse_the_mean_of_nothing(loss: Callable[..., Tensor], reduction: str) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: cannot take the {reduction} of an empty tensor of shape \(0, 2\)"):
+        loss(Tensor(np.zeros((0, 2))), Tensor(np.zeros((0, 2))), reduction=reduction)
+
+
+@pytest.mark.parametrize("loss", [gaussian_kl, squared_error])
+def test_batchmean_needs_a_batch_axis(loss: Callable[..., Tensor]) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: reduction 'batchmean' needs a batch axis"):
+        loss(Tensor(np.array(1.0)), Tensor(np.array(2.0)), reduction="batchmean")
+
+
+def test_batchmean_is_the_notebooks_average_of_per_example_sums() -> None:
+    """mean over examples of sum over dims: for rows (1, 2) and (3, 4) against 0, (1 + 4 + 9 + 16) / 2 = 15."""
+    x_hat, x = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True), Tensor(np.zeros((2, 2)))
+    loss = squared_error(x_hat, x, reduction="batchmean")
+    assert loss.item() == 15.0
+    loss.backward()
+    np.testing.assert_array_equal(x_hat.grad.data, x_hat.data)  # d/dx_hat = 2 (x_hat - x) / 2

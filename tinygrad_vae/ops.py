@@ -345,35 +345,50 @@ def log_sigmoid(x: Tensor) -> Tensor:
 # --------------------------------------------------------------------------
 
 
-LOSS_REDUCTIONS = ("none", "sum", "mean")
+LOSS_REDUCTIONS = ("none", "sum", "mean", "batchmean")
 
 
 def _reduce_loss(fn: Function, values: np.ndarray, reduction: str, op: str) -> np.ndarray:
-    """The end of a loss op's forward: its elementwise ``values`` kept, summed or averaged, as torch's losses do."""
+    """The end of a loss op's forward: its elementwise ``values`` kept or reduced, as torch's losses do.
+
+    "sum" adds them all up, "mean" divides that by their number, and "batchmean" divides it by
+    the batch size (the length of the first axis, as torch's ``kl_div``): the mean over the
+    examples of each example's summed loss, which is how a VAE's loss is averaged.
+    """
     if reduction not in LOSS_REDUCTIONS:
         raise OpError(f"{op}: reduction must be one of {LOSS_REDUCTIONS}, got {reduction!r}")
-    if reduction == "mean" and values.size == 0:
-        raise OpError(f"{op}: cannot take the mean of an empty tensor of shape {values.shape}")
     fn.reduction, fn.shape = reduction, values.shape
     if reduction == "none":
         return values
+    if reduction == "sum":
+        fn.count = 1
+    elif reduction == "mean":
+        fn.count = values.size
+    elif values.ndim == 0:
+        raise OpError(f"{op}: reduction 'batchmean' needs a batch axis (the first), got a 0-d tensor")
+    else:
+        fn.count = values.shape[0]
+    if fn.count == 0:
+        raise OpError(f"{op}: cannot take the {reduction} of an empty tensor of shape {values.shape}")
     total = np.add.reduce(values, None)
-    return total if reduction == "sum" else total / values.size
+    return total if fn.count == 1 else total / fn.count
 
 
 def _loss_values_grad(fn: Function, grad: Tensor) -> Tensor:
     """The gradient of each elementwise value of a loss op: the adjoint of its reduction.
 
-    After "sum" or "mean" it is one number, which the rule's products broadcast over the
-    values, except against an input smaller than them (broadcast in the forward): then it is
-    expanded first, so that ``unbroadcast`` adds up that input's copies.
+    After a reduction it is one number (the output's gradient divided by the count the
+    forward divided by), which the rule's products broadcast over the values, except against
+    an input smaller than them (broadcast in the forward): then it is expanded first, so that
+    ``unbroadcast`` adds up that input's copies.
     """
     if fn.reduction == "none":
         return grad
-    if fn.reduction == "mean":
-        grad = grad * (1.0 / math.prod(fn.shape))
-    if any(t.shape != fn.shape for t in fn.inputs):
-        grad = _expand_reduced(grad, fn.shape, tuple(range(len(fn.shape))), keepdims=False)
+    if fn.count != 1:
+        grad = grad * (1.0 / fn.count)
+    for t in fn.inputs:
+        if t.shape != fn.shape:
+            return _expand_reduced(grad, fn.shape, tuple(range(len(fn.shape))), keepdims=False)
     return grad
 
 
@@ -400,10 +415,11 @@ class GaussianKL(Function):
 def gaussian_kl(mu: Any, log_var: Any, reduction: str = "none") -> Tensor:
     """KL(N(mu, exp(log_var)) || N(0, 1)) for each element (mu and log_var broadcast together).
 
-    ``reduction``: "none" (the elementwise values), "sum" or "mean" (over all of them), as in
-    torch's losses. ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example,
-    the same as ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in two nodes
-    instead of seven; ``reduction="sum"`` sums over the batch too, in one node.
+    ``reduction``: "none" (the elementwise values), "sum" or "mean" (over all of them), or
+    "batchmean" (the sum divided by the batch size, the first axis), as in torch's losses.
+    ``gaussian_kl(mu, log_var).sum(axis=-1)`` is the VAE's KL term per example, the same as
+    ``-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(axis=-1)`` in two nodes instead of
+    seven; ``reduction="batchmean"`` is its average over the batch, in one node.
     """
     mu = mu if isinstance(mu, Tensor) else Tensor(mu)
     return GaussianKL.apply(mu, _lift(log_var, mu), reduction=reduction)
@@ -451,9 +467,10 @@ class SquaredError(Function):
 
 
 def squared_error(a: Any, b: Any, reduction: str = "none") -> Tensor:
-    """``(a - b) ** 2`` in one node; ``reduction`` "sum" or "mean" adds them up or averages them (torch's ``mse_loss``).
+    """``(a - b) ** 2`` in one node; ``reduction`` "sum", "mean" or "batchmean" reduces them (see ``gaussian_kl``).
 
-    ``squared_error(x_hat, x, reduction="sum")`` is a summed squared-error loss in one node instead of three.
+    ``squared_error(x_hat, x, reduction="batchmean")`` is the notebook's reconstruction loss (each example's
+    summed squared error, averaged over the batch) in one node instead of four.
     """
     a = a if isinstance(a, Tensor) else Tensor(a)
     return SquaredError.apply(a, _lift(b, a), reduction=reduction)

@@ -224,7 +224,7 @@ class Function:
             # Called by a rule on the array path: nothing to wrap and nothing to record.
             return fn.forward(*inputs, **params)
         fn.inputs = inputs
-        # Spelled out for the usual one or two inputs: in CPython 3.11 a generator or list
+        # Spelled out for the usual one to three inputs: in CPython 3.11 a generator or list
         # comprehension costs ~0.3 us, a third of a small op's NumPy call (the 2-D VAE's
         # arrays are that small).
         if len(inputs) == 1:
@@ -233,6 +233,9 @@ class Function:
         elif len(inputs) == 2:
             arrays = (inputs[0].data, inputs[1].data)
             needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+        elif len(inputs) == 3:
+            arrays = (inputs[0].data, inputs[1].data, inputs[2].data)
+            needs = (inputs[0].requires_grad, inputs[1].requires_grad, inputs[2].requires_grad)
         else:
             arrays = [t.data for t in inputs]
             needs = tuple([t.requires_grad for t in inputs])
@@ -645,8 +648,12 @@ def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor that ``root`` depends on through recorded ops, inputs before outputs.
 
     Iterative depth-first post-order: an explicit stack instead of recursion,
-    so a chain of 100,000 ops is fine.
+    so a chain of 100,000 ops is fine. Leaves, which have no inputs, come
+    first, in the order the search meets them.
     """
+    if root._ctx is None:
+        return [root]
+    leaves: list[Tensor] = []
     order: list[Tensor] = []
     visited: set[int] = set()
     # A tensor is pushed, then _EMIT above it, then its inputs: once the inputs are done,
@@ -667,8 +674,12 @@ def topological_order(root: Tensor) -> list[Tensor]:
         if ctx is not None and ctx.inputs is not None:
             for parent in ctx.inputs:
                 if parent.requires_grad and id(parent) not in visited:
-                    stack.append(parent)
-    return order
+                    if parent._ctx is None:  # a leaf: done at once, no need to stack it
+                        visited.add(id(parent))
+                        leaves.append(parent)
+                    else:
+                        stack.append(parent)
+    return leaves + order
 
 
 _EMIT = None  # the marker on topological_order's stack
