@@ -739,6 +739,27 @@ def _observe(t: Tensor, grad: Any, create_graph: bool) -> Any:
     return as_tensor if create_graph else as_tensor.data
 
 
+def _checked_gradient(fn: Function, g: Any, p_data: np.ndarray, create_graph: bool) -> Any:
+    """A rule's gradient for an input holding ``p_data``, made usable or refused with a clear error.
+
+    A user's rule may return the other kind of value (a Tensor on the array path, or the
+    reverse) or another float dtype (which is cast); a wrong shape is an error, and in anomaly
+    mode so is a NaN or inf.
+    """
+    if isinstance(g, Tensor) is not create_graph:
+        g = _wrap(np.asarray(g)) if create_graph else g.data
+    if g.shape != p_data.shape:
+        raise RuntimeError(
+            f"{type(fn).__name__}.backward returned a gradient of shape {g.shape} "
+            f"for an input of shape {p_data.shape}"
+        )
+    if g.dtype != p_data.dtype:
+        g = g.astype(p_data.dtype)
+    if _anomaly_enabled:
+        _check_finite(fn, _data(g), "backward gradient")
+    return g
+
+
 def _run_backward(
     root: Tensor,
     root_grad: Tensor,
@@ -788,18 +809,14 @@ def _run_backward(
             for parent, g in zip(inputs, _run_rule(fn, grad, t, create_graph)):
                 if g is None or not parent.requires_grad:
                     continue
-                if isinstance(g, Tensor) is not create_graph:  # a user's rule that mixed the two kinds
-                    g = _wrap(np.asarray(g)) if create_graph else g.data
                 p_data = parent.data
-                if g.shape != p_data.shape:
-                    raise RuntimeError(
-                        f"{type(fn).__name__}.backward returned a gradient of shape {g.shape} "
-                        f"for an input of shape {p_data.shape}"
-                    )
-                if g.dtype != p_data.dtype:
-                    g = g.astype(p_data.dtype)
-                if _anomaly_enabled:
-                    _check_finite(fn, _data(g), "backward gradient")
+                if (
+                    isinstance(g, Tensor) is not create_graph
+                    or g.shape != p_data.shape
+                    or g.dtype != p_data.dtype
+                    or _anomaly_enabled
+                ):
+                    g = _checked_gradient(fn, g, p_data, create_graph)
                 key = id(parent)
                 previous = grads.get(key)
                 grads[key] = g if previous is None else previous + g
