@@ -31,6 +31,17 @@ from tinygrad_vae.tensor import Function, OpError, Tensor, _data, _lift, _wrap, 
 Axis = int | tuple[int, ...] | None
 
 
+class Op(Function):
+    """The base of the engine's own ops.
+
+    Their rules are checked op by op by the test suite (gradcheck and gradgradcheck on both
+    paths, float32 kept float32), so the engine does not check each gradient they return again
+    (see ``Function.check_gradients``); that saves a few percent of a small model's step.
+    """
+
+    check_gradients = False
+
+
 def const(array: Any, like: Any) -> Any:
     """An array computed inside a rule, as an operand beside ``like``: the bare array on the
     array path, a constant (non-differentiable) Tensor on the Tensor path.
@@ -87,7 +98,7 @@ def _expand_reduced(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ..
 # --------------------------------------------------------------------------
 
 
-class Add(Function):
+class Add(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
@@ -99,7 +110,7 @@ class Add(Function):
         )
 
 
-class Sub(Function):
+class Sub(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
@@ -111,7 +122,7 @@ class Sub(Function):
         )
 
 
-class Mul(Function):
+class Mul(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
@@ -123,7 +134,7 @@ class Mul(Function):
         )
 
 
-class Div(Function):
+class Div(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a / b
 
@@ -136,7 +147,7 @@ class Div(Function):
         )
 
 
-class Neg(Function):
+class Neg(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
@@ -144,7 +155,7 @@ class Neg(Function):
         return (-grad,)
 
 
-class PowScalar(Function):
+class PowScalar(Op):
     """x ** c for a fixed number c: d/dx = c * x ** (c - 1)."""
 
     def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
@@ -160,7 +171,7 @@ class PowScalar(Function):
         return (grad * (a ** (c - 1)) * c,)
 
 
-class Pow(Function):
+class Pow(Op):
     """a ** b with a tensor exponent: d/da = b a^(b-1), d/db = a^b log(a) (defined for a > 0)."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -174,7 +185,7 @@ class Pow(Function):
         )
 
 
-class Maximum(Function):
+class Maximum(Op):
     """Elementwise max of two tensors; where they tie, each gets half the gradient."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -200,7 +211,7 @@ def minimum(a: Any, b: Any) -> Tensor:
     return -Maximum.apply(-a, -_lift(b, a))
 
 
-class Where(Function):
+class Where(Op):
     """``where(cond, a, b)``: a where cond holds, else b. cond is not differentiated."""
 
     def forward(self, a: np.ndarray, b: np.ndarray, cond: np.ndarray) -> np.ndarray:
@@ -225,7 +236,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return Where.apply(_lift(a, like), _lift(b, like), cond=cond)
 
 
-class Clip(Function):
+class Clip(Op):
     """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included)."""
 
     def forward(self, a: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
@@ -244,7 +255,7 @@ class Clip(Function):
         return (grad * inside,)
 
 
-class Cast(Function):
+class Cast(Op):
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return a.astype(dtype)
 
@@ -257,7 +268,7 @@ class Cast(Function):
 # --------------------------------------------------------------------------
 
 
-class Exp(Function):
+class Exp(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.exp(a)
 
@@ -265,7 +276,7 @@ class Exp(Function):
         return (grad * out,)  # d exp(x) = exp(x)
 
 
-class Log(Function):
+class Log(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log(a)
 
@@ -273,7 +284,7 @@ class Log(Function):
         return (grad / a,)
 
 
-class Sqrt(Function):
+class Sqrt(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.sqrt(a)
 
@@ -281,7 +292,7 @@ class Sqrt(Function):
         return (grad / (out * 2.0),)  # d sqrt(x) = 1 / (2 sqrt(x))
 
 
-class Abs(Function):
+class Abs(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.abs(a)
 
@@ -289,15 +300,15 @@ class Abs(Function):
         return (grad * np.sign(_data(a)),)  # sign(0) = 0
 
 
-class ReLU(Function):
+class ReLU(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
 
     def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
-        return (grad * (a > 0),)  # relu'(0) = 0; a > 0 is a bool mask, outside the graph
+        return (grad * (a > 0.0),)  # relu'(0) = 0; a > 0 is a bool mask, outside the graph
 
 
-class LeakyReLU(Function):
+class LeakyReLU(Op):
     def forward(self, a: np.ndarray, negative_slope: float) -> np.ndarray:
         self.slope = negative_slope
         return np.where(a > 0, a, a * negative_slope)
@@ -307,7 +318,7 @@ class LeakyReLU(Function):
         return (grad * np.where(x > 0, 1.0, self.slope).astype(grad.dtype),)
 
 
-class Sigmoid(Function):
+class Sigmoid(Op):
     """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -317,7 +328,7 @@ class Sigmoid(Function):
         return (grad * out * (1.0 - out),)
 
 
-class Tanh(Function):
+class Tanh(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.tanh(a)
 
@@ -325,7 +336,7 @@ class Tanh(Function):
         return (grad * (1.0 - out * out),)
 
 
-class Softplus(Function):
+class Softplus(Op):
     """log(1 + exp(x)) via logaddexp(0, x): no overflow for large x. Its derivative is sigmoid."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -392,7 +403,7 @@ def _loss_values_grad(fn: Function, grad: Tensor) -> Tensor:
     return grad
 
 
-class GaussianKL(Function):
+class GaussianKL(Op):
     """KL(N(mu, exp(log_var)) || N(0, 1)) elementwise:  0.5 (mu^2 + exp(log_var) - 1 - log_var),
     then reduced (see ``gaussian_kl``).
 
@@ -425,7 +436,7 @@ def gaussian_kl(mu: Any, log_var: Any, reduction: str = "none") -> Tensor:
     return GaussianKL.apply(mu, _lift(log_var, mu), reduction=reduction)
 
 
-class Reparameterize(Function):
+class Reparameterize(Op):
     """The reparameterised sample  z = mu + eps * exp(log_var / 2)  (eps ~ N(0, I), drawn by the caller).
 
     Gradients, with std = exp(log_var / 2):  d/dmu = 1,  d/dlog_var = eps * std / 2,  d/deps = std.
@@ -450,7 +461,7 @@ def reparameterize(mu: Any, log_var: Any, eps: Any) -> Tensor:
     return Reparameterize.apply(mu, _lift(log_var, mu), _lift(eps, mu))
 
 
-class SquaredError(Function):
+class SquaredError(Op):
     """(a - b)^2 elementwise, then reduced (see ``squared_error``). Gradients:  d/da = 2 (a - b),  d/db = -2 (a - b)."""
 
     def forward(self, a: np.ndarray, b: np.ndarray, reduction: str = "none") -> np.ndarray:
@@ -481,7 +492,7 @@ def squared_error(a: Any, b: Any, reduction: str = "none") -> Tensor:
 # --------------------------------------------------------------------------
 
 
-class Sum(Function):
+class Sum(Op):
     """Sum over axes; its gradient is the output's gradient copied along them (``Expand``)."""
 
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
@@ -493,7 +504,7 @@ class Sum(Function):
         return (_expand_reduced(grad, a.shape, self.axes, self.keepdims),)
 
 
-class Expand(Function):
+class Expand(Op):
     """The adjoint of ``Sum``: copy ``a`` along ``axes`` (re-inserted unless ``keepdims``) to ``shape``.
 
     The copy is a read-only broadcast view, so it costs no memory; its gradient sums those axes again.
@@ -507,7 +518,7 @@ class Expand(Function):
         return (Sum.apply(grad, axis=self.axes, keepdims=self.keepdims),)
 
 
-class Mean(Function):
+class Mean(Op):
     """Sum / count; the gradient is scaled by 1/count before it is copied back, on the smaller tensor."""
 
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
@@ -523,7 +534,7 @@ class Mean(Function):
         return (_expand_reduced(grad * (1.0 / self.count), a.shape, self.axes, self.keepdims),)
 
 
-class Max(Function):
+class Max(Op):
     """Max over axes; tied maxima share the gradient evenly."""
 
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
@@ -541,7 +552,7 @@ class Max(Function):
         return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * share.astype(grad.dtype),)
 
 
-class LogSumExp(Function):
+class LogSumExp(Op):
     """log(sum(exp(x))) over axes, shifted by the max so it cannot overflow.
 
     Gradient: softmax(x) = exp(x - out). A slice that is all -inf has out = -inf;
@@ -601,7 +612,7 @@ def _swap_last_axes(a: np.ndarray) -> np.ndarray:
     return a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)
 
 
-class MatMul(Function):
+class MatMul(Op):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes broadcast.
 
     ``transpose_a``/``transpose_b`` multiply by an operand's transpose (its last two axes
@@ -664,7 +675,7 @@ def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False)
     return MatMul.apply(a, _lift(b, a), transpose_a=transpose_a, transpose_b=transpose_b)
 
 
-class Affine(Function):
+class Affine(Op):
     """``x @ W + b`` in one node, the layer that ``Linear`` uses.
 
     x: (..., n_in), W: (n_in, n_out), b: (n_out,). Gradients:
@@ -703,7 +714,7 @@ def affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 # --------------------------------------------------------------------------
 
 
-class Reshape(Function):
+class Reshape(Op):
     def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         try:
             return a.reshape(shape)
@@ -714,7 +725,7 @@ class Reshape(Function):
         return (Reshape.apply(grad, shape=a.shape),)
 
 
-class Transpose(Function):
+class Transpose(Op):
     def forward(self, a: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
         if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise OpError(f"transpose: axes {axes} are not a permutation of a {a.ndim}-D tensor's axes")
@@ -733,7 +744,7 @@ def swap_last_axes(x: Tensor) -> Tensor:
     return Transpose.apply(x, axes=axes)
 
 
-class BroadcastTo(Function):
+class BroadcastTo(Op):
     def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         try:
             return np.broadcast_to(a, shape)
@@ -785,7 +796,7 @@ def _is_basic(index: Any) -> bool:
     )
 
 
-class GetItem(Function):
+class GetItem(Op):
     """Indexing. The gradient scatters back with repeated indices adding up."""
 
     def forward(self, a: np.ndarray, index: Any) -> np.ndarray:
@@ -799,7 +810,7 @@ class GetItem(Function):
         return (ScatterAdd.apply(grad, index=self.index, shape=a.shape),)
 
 
-class ScatterAdd(Function):
+class ScatterAdd(Op):
     """zeros(shape) with ``values`` added at ``index``: the adjoint of GetItem."""
 
     def forward(self, values: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -815,7 +826,7 @@ class ScatterAdd(Function):
         return (GetItem.apply(grad, index=self.index),)
 
 
-class Concatenate(Function):
+class Concatenate(Op):
     def forward(self, *arrays: np.ndarray, axis: int) -> np.ndarray:
         self.axis = axis
         try:
