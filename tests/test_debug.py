@@ -31,7 +31,7 @@ def test_trace_lists_nodes_in_processing_order_with_their_gradients() -> None:
     with trace_backward() as trace:
         loss.backward()
     names = trace.names()
-    assert [names[id(s.tensor)] for s in trace.steps] == ["sum0", "mul1", "exp0", "mul0", "w", "x"]
+    assert [names[id(s.tensor)] for s in trace.steps] == ["sum0", "mul1", "exp0", "mul0", "x", "w"]
     assert [s.op for s in trace.steps] == ["Sum", "Mul", "Exp", "Mul", None, None]
     xs, ws = x.data, w.data
     # The chain rule, one node at a time: d loss / d node.
@@ -67,7 +67,7 @@ def test_trace_table_is_readable() -> None:
     assert lines[0].split() == ["step", "node", "computed", "as", "grad", "shape", "|grad|"]
     assert lines[1].split() == ["1.", "sum0", "=", "Sum(mul1)", "()", "1"]
     assert lines[2].split()[:4] == ["2.", "mul1", "=", "Mul(exp0,"]
-    assert lines[-1].split()[:3] == ["6.", "x", "(leaf)"]
+    assert lines[-1].split()[:3] == ["6.", "w", "(leaf)"]
     assert str(trace) == trace.format()
 
 

@@ -20,9 +20,11 @@ The ops themselves (each forward beside its gradient rule) live in ``ops.py``.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -254,6 +256,7 @@ class Function:
             out.requires_grad = True
             out._ctx = fn
             fn.needs_input_grad = needs
+            fn.sequence_nr = next(_recorded_ops)
         if _anomaly_enabled:
             fn.created_at = _user_frame()
             _check_finite(fn, out.data, "forward output")
@@ -261,8 +264,15 @@ class Function:
 
     def release(self) -> None:
         """Drop the references to the inputs (and whatever forward saved) after backward."""
+        sequence_nr = self.sequence_nr
         self.__dict__.clear()
-        self.inputs = None
+        self.inputs, self.sequence_nr = None, sequence_nr
+
+
+# Numbers the recorded ops in the order they are created. An op's output is created after its
+# inputs, so every tensor's number is larger than its inputs' numbers: ordering by it is a
+# topological order, which is how the backward pass schedules its work.
+_recorded_ops = itertools.count()
 
 
 # --------------------------------------------------------------------------
@@ -652,42 +662,29 @@ def _initial_gradient(out: Tensor, gradient: Any, where: str) -> Tensor:
 def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor that ``root`` depends on through recorded ops, inputs before outputs.
 
-    Iterative depth-first post-order: an explicit stack instead of recursion,
-    so a chain of 100,000 ops is fine. Leaves, which have no inputs, come
-    first, in the order the search meets them.
+    Leaves come first, in the order a search from ``root`` meets them, then the outputs of
+    recorded ops in the order the ops ran (their ``sequence_nr``): an output is always made
+    after its inputs. The search keeps its own stack instead of recursing, so a chain of
+    100,000 ops is fine.
     """
     if root._ctx is None:
         return [root]
     leaves: list[Tensor] = []
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    # A tensor is pushed, then _EMIT above it, then its inputs: once the inputs are done,
-    # popping _EMIT says that the tensor below it can be emitted.
-    stack: list[Tensor | None] = [root]
+    made_by_ops = [root]
+    seen = {id(root)}
+    stack = [root]
     while stack:
-        t = stack.pop()
-        if t is _EMIT:
-            order.append(stack.pop())
-            continue
-        key = id(t)
-        if key in visited:
-            continue
-        visited.add(key)
-        stack.append(t)
-        stack.append(_EMIT)
-        ctx = t._ctx
-        if ctx is not None and ctx.inputs is not None:
-            for parent in ctx.inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    if parent._ctx is None:  # a leaf: done at once, no need to stack it
-                        visited.add(id(parent))
-                        leaves.append(parent)
-                    else:
-                        stack.append(parent)
-    return leaves + order
-
-
-_EMIT = None  # the marker on topological_order's stack
+        inputs = stack.pop()._ctx.inputs
+        for parent in inputs or ():  # no inputs: released by an earlier backward
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                if parent._ctx is None:
+                    leaves.append(parent)
+                else:
+                    made_by_ops.append(parent)
+                    stack.append(parent)
+    made_by_ops.sort(key=lambda t: t._ctx.sequence_nr)
+    return leaves + made_by_ops
 
 
 def _run_rule(fn: Function, grad: Any, out: Tensor, create_graph: bool) -> tuple[Any, ...]:
@@ -785,25 +782,26 @@ def _run_backward(
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
     found: dict[int, Tensor] = {}
     grads: dict[int, Any] = {id(root): root_grad if create_graph else root_grad.data}
+    # Tensors made by ops, waiting for their rule, as (-sequence_nr, tensor): the heap hands out
+    # the most recently made one first. Its consumers were all made later, so by then they have
+    # all added their share to its gradient. Leaves wait in a list and are done last.
+    waiting: list[tuple[int, Tensor]] = []
+    leaves: list[Tensor] = []
+    if root._ctx is None:
+        leaves.append(root)
+    else:
+        waiting.append((-root._ctx.sequence_nr, root))
     previous_mode = _grad_enabled
     _grad_enabled = create_graph  # rules record a graph only when asked to
     try:
-        for t in reversed(topological_order(root)):
-            grad = grads.pop(id(t), None)
-            if grad is None:  # nothing flowed into this node
-                continue
+        while waiting:
+            t = heappop(waiting)[1]
+            grad = grads.pop(id(t))
             if t._hooks or _backward_observers:
                 grad = _observe(t, grad, create_graph)
             if wanted_ids is not None and id(t) in wanted_ids:
                 found[id(t)] = grad if create_graph else _wrap(grad)
             fn = t._ctx
-            if fn is None:  # a leaf
-                if wanted_ids is None:
-                    if t.grad is None:
-                        t.grad = grad if create_graph else _wrap(grad)
-                    else:
-                        t.grad = t.grad + grad if create_graph else _wrap(t.grad.data + grad)
-                continue
             inputs = fn.inputs
             if inputs is None:
                 raise RuntimeError(
@@ -821,9 +819,27 @@ def _run_backward(
                     g = g.astype(parent.data.dtype)
                 key = id(parent)
                 previous = grads.get(key)
-                grads[key] = g if previous is None else previous + g
+                if previous is not None:
+                    grads[key] = previous + g
+                    continue
+                grads[key] = g  # the first share: the parent starts waiting
+                if parent._ctx is None:
+                    leaves.append(parent)
+                else:
+                    heappush(waiting, (-parent._ctx.sequence_nr, parent))
             if not retain_graph:
                 fn.release()
+        for t in leaves:
+            grad = grads.pop(id(t))
+            if t._hooks or _backward_observers:
+                grad = _observe(t, grad, create_graph)
+            if wanted_ids is not None:
+                if id(t) in wanted_ids:
+                    found[id(t)] = grad if create_graph else _wrap(grad)
+            elif t.grad is None:
+                t.grad = grad if create_graph else _wrap(grad)
+            else:
+                t.grad = t.grad + grad if create_graph else _wrap(t.grad.data + grad)
     finally:
         _grad_enabled = previous_mode
     return found
