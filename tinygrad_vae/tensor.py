@@ -4,9 +4,11 @@ A ``Tensor`` wraps a NumPy array. When an op is applied to tensors of which at
 least one ``requires_grad`` (and gradient recording is on), the op's
 ``Function`` object is attached to the result as ``_ctx``: it remembers its
 input tensors, and its ``backward`` method maps the output's gradient to the
-inputs' gradients. ``Tensor.backward`` sorts the recorded graph topologically
-(iteratively, so deep chains cannot overflow the Python stack) and runs those
-rules from the output back to the leaves.
+inputs' gradients. ``Tensor.backward`` runs those rules from the output back
+to the leaves, always taking next the most recently made tensor that is
+waiting for its rule (every op is numbered as it is recorded, and an output is
+made after its inputs); no recursion, so deep chains cannot overflow the
+Python stack.
 
 Gradient rules are written once, with operators and ops that work on Tensors
 and on NumPy arrays alike. With ``create_graph=True`` the engine runs them on

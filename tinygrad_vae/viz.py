@@ -64,7 +64,7 @@ def collect_graph(root: Tensor, trace: trace_backward | None = None) -> tuple[li
     order: list[Tensor] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:  # iterative depth-first post-order, as in the engine
+    while stack:  # iterative depth-first post-order: no recursion limit
         t, inputs_done = stack.pop()
         if inputs_done:
             order.append(t)
