@@ -139,6 +139,25 @@ def test_a_reused_subexpression_gets_exactly_one_correct_gradient() -> None:
     assert seen.count(id(b)) == 1 and seen.count(id(a)) == 1  # each node's rule ran once
 
 
+def test_a_tensor_used_again_much_later_gets_its_whole_gradient_before_its_rule_runs() -> None:
+    """The backward pass takes the most recently made waiting tensor first; a, made early and
+    used by the last ops, must still wait for all three of its uses.
+
+    loss = sum(3 exp(x)) + sum(a^2) + sum(a) with a = 2x:  dloss/da = 2a + 1,
+    dloss/dx = 3 exp(x) + 2 (2a + 1).
+    """
+    x = leaf([1.0, -2.0])
+    a = x * 2.0
+    c = (x.exp() * 3.0).sum()  # ops made between a and its later uses
+    loss = c + (a * a).sum() + a.sum()
+    arrived: list[np.ndarray] = []
+    a.register_hook(lambda g: arrived.append(g.data.copy()))
+    loss.backward()
+    assert len(arrived) == 1
+    np.testing.assert_allclose(arrived[0], 2.0 * a.data + 1.0, rtol=1e-15)
+    np.testing.assert_allclose(x.grad.data, 3.0 * np.exp(x.data) + 2.0 * (2.0 * a.data + 1.0), rtol=1e-14)
+
+
 # --------------------------------------------------------------------------
 # backward's arguments
 # --------------------------------------------------------------------------
