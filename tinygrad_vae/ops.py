@@ -29,6 +29,10 @@ import numpy as np
 from tinygrad_vae.tensor import Function, OpError, Tensor, _data, _lift, _wrap, as_tensors
 
 Axis = int | tuple[int, ...] | None
+# What a rule computes with: Tensors when the backward pass is recorded (create_graph=True),
+# NumPy arrays otherwise (see Function in tensor.py).
+Value = Tensor | np.ndarray
+Grads = tuple[Value | None, ...]  # one gradient per input, None where none is needed
 
 
 class Op(Function):
@@ -56,7 +60,7 @@ def const(array: Any, like: Any) -> Any:
 # --------------------------------------------------------------------------
 
 
-def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+def unbroadcast(grad: Value, shape: tuple[int, ...]) -> Value:
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``.
 
     If ``x`` of shape (3, 1) was broadcast against (2, 3, 4), its gradient of
@@ -88,7 +92,7 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _expand_reduced(grad: Tensor, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Tensor:
+def _expand_reduced(grad: Value, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Value:
     """Bring the gradient of a reduction back to the reduced tensor's shape (one ``Expand`` node)."""
     return Expand.apply(grad, shape=in_shape, axes=axes, keepdims=keepdims)
 
@@ -102,7 +106,7 @@ class Add(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         return (
             unbroadcast(grad, a.shape) if need_a else None,
@@ -114,7 +118,7 @@ class Sub(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         return (
             unbroadcast(grad, a.shape) if need_a else None,
@@ -126,7 +130,7 @@ class Mul(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         return (
             unbroadcast(grad * b, a.shape) if need_a else None,
@@ -138,7 +142,7 @@ class Div(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a / b
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         # d(a/b)/da = 1/b;  d(a/b)/db = -a/b^2 = -out/b
         need_a, need_b = self.needs_input_grad
         return (
@@ -151,7 +155,7 @@ class Neg(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (-grad,)
 
 
@@ -162,7 +166,7 @@ class PowScalar(Op):
         self.exponent = exponent
         return a**exponent
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         c = self.exponent
         if c == 2:
             return (grad * a * 2.0,)
@@ -177,7 +181,7 @@ class Pow(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a**b
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         return (
             unbroadcast(grad * b * a ** (b - 1.0), a.shape) if need_a else None,
@@ -191,7 +195,7 @@ class Maximum(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.maximum(a, b)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         share_a = (_data(a) > _data(b)) + 0.5 * (_data(a) == _data(b))
         return (
@@ -218,7 +222,7 @@ class Where(Op):
         self.cond = cond
         return np.where(cond, a, b)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         zero = const(np.zeros((), dtype=grad.dtype), like=grad)
         return (
@@ -245,7 +249,7 @@ class Clip(Op):
         self.lo, self.hi = lo, hi
         return np.clip(a, lo, hi)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         x = _data(a)
         inside = np.ones(x.shape, dtype=bool)
         if self.lo is not None:
@@ -259,7 +263,7 @@ class Cast(Op):
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return a.astype(dtype)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (Cast.apply(grad, dtype=a.dtype),)
 
 
@@ -272,7 +276,7 @@ class Exp(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.exp(a)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * out,)  # d exp(x) = exp(x)
 
 
@@ -280,7 +284,7 @@ class Log(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log(a)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad / a,)
 
 
@@ -288,7 +292,7 @@ class Sqrt(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.sqrt(a)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad / (out * 2.0),)  # d sqrt(x) = 1 / (2 sqrt(x))
 
 
@@ -296,7 +300,7 @@ class Abs(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.abs(a)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * np.sign(_data(a)),)  # sign(0) = 0
 
 
@@ -304,7 +308,7 @@ class ReLU(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * (a > 0.0),)  # relu'(0) = 0; a > 0 is a bool mask, outside the graph
 
 
@@ -313,7 +317,7 @@ class LeakyReLU(Op):
         self.slope = negative_slope
         return np.where(a > 0, a, a * negative_slope)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         x = _data(a)
         return (grad * np.where(x > 0, 1.0, self.slope).astype(grad.dtype),)
 
@@ -324,7 +328,7 @@ class Sigmoid(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return 0.5 * (1.0 + np.tanh(0.5 * a))
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * out * (1.0 - out),)
 
 
@@ -332,7 +336,7 @@ class Tanh(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.tanh(a)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * (1.0 - out * out),)
 
 
@@ -342,7 +346,7 @@ class Softplus(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.logaddexp(0.0, a).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * Sigmoid.apply(a),)
 
 
@@ -385,7 +389,7 @@ def _reduce_loss(fn: Function, values: np.ndarray, reduction: str, op: str) -> n
     return total if fn.count == 1 else total / fn.count
 
 
-def _loss_values_grad(fn: Function, grad: Tensor) -> Tensor:
+def _loss_values_grad(fn: Function, grad: Value) -> Value:
     """The gradient of each elementwise value of a loss op: the adjoint of its reduction.
 
     After a reduction it is one number (the output's gradient divided by the count the
@@ -414,7 +418,7 @@ class GaussianKL(Op):
     def forward(self, mu: np.ndarray, log_var: np.ndarray, reduction: str = "none") -> np.ndarray:
         return _reduce_loss(self, 0.5 * (mu * mu + np.exp(log_var) - 1.0 - log_var), reduction, "gaussian_kl")
 
-    def backward(self, grad: Tensor, out: Tensor, mu: Tensor, log_var: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, mu: Value, log_var: Value) -> Grads:
         need_mu, need_log_var = self.needs_input_grad
         grad = _loss_values_grad(self, grad)
         return (
@@ -445,7 +449,7 @@ class Reparameterize(Op):
     def forward(self, mu: np.ndarray, log_var: np.ndarray, eps: np.ndarray) -> np.ndarray:
         return mu + eps * np.exp(0.5 * log_var)
 
-    def backward(self, grad: Tensor, out: Tensor, mu: Tensor, log_var: Tensor, eps: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, mu: Value, log_var: Value, eps: Value) -> Grads:
         need_mu, need_log_var, need_eps = self.needs_input_grad
         std = Exp.apply(log_var * 0.5) if (need_log_var or need_eps) else None
         return (
@@ -468,7 +472,7 @@ class SquaredError(Op):
         diff = a - b
         return _reduce_loss(self, diff * diff, reduction, "squared_error")
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         twice = (a - b) * (_loss_values_grad(self, grad) * 2.0)
         return (
@@ -500,7 +504,7 @@ class Sum(Op):
         self.keepdims = keepdims
         return np.add.reduce(a, self.axes, None, None, keepdims)  # np.sum without its Python wrapper
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (_expand_reduced(grad, a.shape, self.axes, self.keepdims),)
 
 
@@ -514,7 +518,7 @@ class Expand(Op):
         self.axes, self.keepdims = axes, keepdims
         return np.broadcast_to(a if keepdims else a.reshape(_keepdims_shape(shape, axes)), shape)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (Sum.apply(grad, axis=self.axes, keepdims=self.keepdims),)
 
 
@@ -530,7 +534,7 @@ class Mean(Op):
         # What np.mean computes (the same sum, then a true division), without its Python-level overhead.
         return np.add.reduce(a, self.axes, None, None, keepdims) / self.count
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (_expand_reduced(grad * (1.0 / self.count), a.shape, self.axes, self.keepdims),)
 
 
@@ -544,7 +548,7 @@ class Max(Op):
             raise OpError(f"max: cannot reduce an empty tensor of shape {a.shape}")
         return np.max(a, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         x = _data(a)
         top = _data(out) if self.keepdims else _data(out).reshape(_keepdims_shape(x.shape, self.axes))
         is_max = x == top
@@ -568,7 +572,7 @@ class LogSumExp(Op):
             out = np.log(np.sum(np.exp(a - shift), axis=self.axes, keepdims=True)) + shift
         return out if keepdims else out.reshape(np.delete(out.shape, self.axes).tolist())
 
-    def backward(self, grad: Tensor, out: Tensor, x: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, x: Value) -> Grads:
         kept = out if self.keepdims else Reshape.apply(out, shape=_keepdims_shape(x.shape, self.axes))
         safe = Where.apply(kept, const(np.zeros((), dtype=out.dtype), like=kept), cond=np.isfinite(_data(kept)))
         return (_expand_reduced(grad, x.shape, self.axes, self.keepdims) * Exp.apply(x - safe),)
@@ -639,7 +643,7 @@ class MatMul(Op):
                 raise _matmul_shape_error(a, b, "matmul") from None
             raise
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
         ta, tb = self.transpose_a, self.transpose_b
         # Treat a vector as a matrix (a row on the left, a column on the right; vectors are never
@@ -693,7 +697,7 @@ class Affine(Op):
         out += b
         return out
 
-    def backward(self, grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, x: Value, w: Value, b: Value) -> Grads:
         need_x, need_w, need_b = self.needs_input_grad
         x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[0])
         g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[1])
@@ -721,7 +725,7 @@ class Reshape(Op):
         except ValueError:
             raise OpError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}") from None
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (Reshape.apply(grad, shape=a.shape),)
 
 
@@ -732,7 +736,7 @@ class Transpose(Op):
         self.axes = axes
         return a.T if axes is None else np.transpose(a, axes)
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         inverse = None if self.axes is None else tuple(np.argsort([x % grad.ndim for x in self.axes]))
         return (Transpose.apply(grad, axes=inverse),)
 
@@ -751,7 +755,7 @@ class BroadcastTo(Op):
         except ValueError:
             raise OpError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (unbroadcast(grad, a.shape),)
 
 
@@ -767,7 +771,7 @@ def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: Value, axis: int) -> Value:
     """Insert an axis of length 1 at ``axis`` (negative counts from the end of the result)."""
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise OpError(f"unsqueeze: axis {axis} is out of range for a tensor of shape {x.shape}")
@@ -806,7 +810,7 @@ class GetItem(Op):
         except (IndexError, TypeError) as e:
             raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (ScatterAdd.apply(grad, index=self.index, shape=a.shape),)
 
 
@@ -822,7 +826,7 @@ class ScatterAdd(Op):
             np.add.at(out, index, values)
         return out
 
-    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (GetItem.apply(grad, index=self.index),)
 
 
@@ -835,7 +839,7 @@ class Concatenate(Op):
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise OpError(f"concatenate: cannot join shapes {shapes} along axis {axis}: {e}") from None
 
-    def backward(self, grad: Tensor, out: Tensor, *inputs: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value, out: Value, *inputs: Value) -> Grads:
         axis = self.axis % grad.ndim
         grads, start = [], 0
         for t, need in zip(inputs, self.needs_input_grad):
