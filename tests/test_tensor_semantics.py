@@ -84,10 +84,14 @@ def test_retained_graph_keeps_its_saved_inputs() -> None:
 
 
 def test_memory_stays_flat_over_training_steps() -> None:
-    """Gradient steps after a warm-up: leaking even one small Tensor per step would add > 80 kB.
+    """Gradient steps after a warm-up: leaking even one small Tensor per step would add > 80 kB
+    to every window of 1,500 steps.
 
     The warm-up runs under tracemalloc too, because Python's free lists for small
-    objects fill up over the first few hundred steps (a one-off ~90 kB).
+    objects fill up over the first few hundred steps (a one-off ~90 kB). In the full
+    suite a one-off jump of 50 to 70 kB has also been seen, about once in seven runs,
+    in one window (something outside the step growing once); so the smallest growth
+    of three windows is asserted: a leak grows every window.
     """
     rng = np.random.default_rng(0)
     w = Tensor(rng.standard_normal((8, 4)), requires_grad=True)
@@ -105,13 +109,15 @@ def test_memory_stays_flat_over_training_steps() -> None:
     try:
         for _ in range(1000):
             step()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(1500):
-            step()
-        growth = tracemalloc.get_traced_memory()[0] - before
+        growths = []
+        for _window in range(3):
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(1500):
+                step()
+            growths.append(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
-    assert growth < 20_000, f"memory grew by {growth} bytes over 1500 steps"
+    assert min(growths) < 20_000, f"memory grew by {growths} bytes in three windows of 1500 steps"
 
 
 def test_a_100000_op_chain_backpropagates_without_recursion_error() -> None:
