@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from tinygrad_vae.data import gaussian_mixture
-from tinygrad_vae.training import PRESETS
+from tinygrad_vae.vae.training import PRESETS
 
 _EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "vae_2d.py"
 

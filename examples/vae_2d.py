@@ -5,7 +5,7 @@ Run from the repository root after ``pip install '.[plot]'``::
     python examples/vae_2d.py                     # default config, writes plot.png
     python examples/vae_2d.py --config notebook   # the origin notebook's model and training
 
-Configs (``tinygrad_vae.training.PRESETS``):
+Configs (``tinygrad_vae.vae.training.PRESETS``):
 
 * ``notebook``: the origin notebook: one hidden layer of 32 on each side, latent 2,
   weights normal * 0.1 and zero biases, squared-error loss (a Gaussian decoder with variance 1/2)
@@ -30,9 +30,9 @@ import time
 import numpy as np
 
 from tinygrad_vae.data import MODE_CENTERS, gaussian_mixture
-from tinygrad_vae.metrics import mmd_rbf, mode_coverage
-from tinygrad_vae.plotting import plot_vae
-from tinygrad_vae.training import PRESETS, Trainer, trainer_from_preset
+from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
+from tinygrad_vae.vae.figures import plot_vae
+from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
 
 N_DATA = 2000  # the notebook's training set
 N_SAMPLES = 2000  # samples drawn in the figure, saved and measured

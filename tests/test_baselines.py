@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_vae.baselines import PCA, IndependentBernoulli, squared_error
+from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, squared_error
 
 
 def test_bernoulli_fit_by_hand() -> None:

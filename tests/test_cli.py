@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 
 import tinygrad_vae
-from tinygrad_vae import cli, image_plots, serialization
-from tinygrad_vae.datasets import load_dataset
-from tinygrad_vae.training import Trainer
+from tinygrad_vae import serialization
+from tinygrad_vae.vae import cli
+from tinygrad_vae.vae import image_figures as image_plots
+from tinygrad_vae.vae.datasets import load_dataset
+from tinygrad_vae.vae.training import Trainer
 
 TINY = ["--hidden-dims", "8", "--batch-size", "256", "--no-figures"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tinygrad_vae.data import MODE_CENTERS
-from tinygrad_vae.datasets import (
+from tinygrad_vae.vae.datasets import (
     DIGITS_TEST_SIZE,
     DatasetError,
     binarize,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import AnomalyError, Tensor, detect_anomaly
-from tinygrad_vae.debug import node_names, trace_backward
-from tinygrad_vae.tensor import _backward_observers
+from tinygrad_vae.instruments.trace import node_names, trace_backward
+from tinygrad_vae.core.observers import ACTIVE
 
 
 def small_graph() -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -83,10 +83,10 @@ def test_trace_names_constants_and_prints(capsys: pytest.CaptureFixture[str]) ->
 def test_trace_removes_its_observer_even_when_backward_fails() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = x * 2.0
-    before = list(_backward_observers)
+    before = list(ACTIVE)
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"), trace_backward():
         y.backward()
-    assert _backward_observers == before
+    assert ACTIVE == before
 
 
 def test_node_names_prefers_tensor_names_and_counts_per_kind() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
-import tinygrad_vae.testing
+import tinygrad_vae.testing.strategies
 from tinygrad_vae.testing import (
     arrays,
     away_from,
@@ -94,22 +94,23 @@ def test_impossible_requests_raise_clear_errors() -> None:
 
 
 def test_missing_hypothesis_gives_an_import_error_naming_the_test_extra() -> None:
-    code = "import sys; sys.modules['hypothesis'] = None; import tinygrad_vae.testing"
+    code = "import sys; sys.modules['hypothesis'] = None; from tinygrad_vae.testing import arrays"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode != 0
-    assert "ImportError: tinygrad_vae.testing needs Hypothesis" in result.stderr
+    assert "ImportError: tinygrad_vae.testing's strategies need Hypothesis" in result.stderr
     assert "pip install 'tinygrad_vae[test]'" in result.stderr
 
 
-def test_the_engine_imports_without_hypothesis() -> None:
-    code = "import sys; sys.modules['hypothesis'] = None; import tinygrad_vae; print(tinygrad_vae.Tensor([1.0]))"
+def test_the_engine_and_gradcheck_import_without_hypothesis() -> None:
+    code = ("import sys; sys.modules['hypothesis'] = None; import tinygrad_vae; "
+            "from tinygrad_vae.testing import gradcheck; print(tinygrad_vae.Tensor([1.0]))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
 
 
 def test_the_module_docstring_examples_run() -> None:
-    """The usage examples in ``tinygrad_vae.testing`` are real code: run them and their tests."""
-    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", tinygrad_vae.testing.__doc__)
+    """The usage examples in ``tinygrad_vae.testing.strategies`` are real code: run them and their tests."""
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", tinygrad_vae.testing.strategies.__doc__)
     assert len(blocks) == 2
     namespace: dict[str, object] = {}
     exec("\n".join(textwrap.dedent(b) for b in blocks), namespace)  # noqa: S102 (our own docstring)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_vae.metrics import mmd_rbf, mode_coverage
+from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 
 CENTERS = np.array([(-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)])
 

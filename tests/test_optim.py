@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import nn, optim, serialization
-from tinygrad_vae.tensor import Tensor
+from tinygrad_vae.core import Tensor
 
 STEPS = 4
 

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_vae.plotting import latent_grid, notebook_figure, plot_vae
-from tinygrad_vae.training import Trainer
-from tinygrad_vae.vae import VAE
+from tinygrad_vae.vae.figures import latent_grid, notebook_figure, plot_vae
+from tinygrad_vae.vae.training import Trainer
+from tinygrad_vae.vae.model import VAE
 
 TITLES = [
     ["Training Loss Components", "Original Data", "Latent Space Encoding ($\\mu$)"],
@@ -86,7 +86,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
 
 
 def test_importing_the_library_does_not_import_matplotlib():
-    code = "import sys, tinygrad_vae, tinygrad_vae.plotting, tinygrad_vae.training; print('matplotlib' in sys.modules)"
+    code = "import sys, tinygrad_vae, tinygrad_vae.vae.figures, tinygrad_vae.vae.training; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

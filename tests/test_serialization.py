@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import nn, optim, serialization
-from tinygrad_vae.tensor import Tensor
+from tinygrad_vae.core import Tensor
 
 
 def _assert_same_tree(a, b, where=""):

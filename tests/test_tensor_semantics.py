@@ -29,7 +29,8 @@ from tinygrad_vae import (
     set_grad_enabled,
     where,
 )
-from tinygrad_vae.tensor import Function, _backward_observers, topological_order
+from tinygrad_vae.core import Function, topological_order
+from tinygrad_vae.core.observers import Observer, observing
 
 
 def leaf(values: object, dtype: object = np.float64) -> Tensor:
@@ -130,17 +131,25 @@ def test_a_100000_op_chain_backpropagates_without_recursion_error() -> None:
     assert x.grad.item() == 1.0
 
 
+class Visits(Observer):
+    """Notes the id of every tensor the backward pass completes a gradient for."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def gradient_ready(self, t: Tensor, grad: Tensor) -> None:
+        self.ids.append(id(t))
+
+
 def test_a_reused_subexpression_gets_exactly_one_correct_gradient() -> None:
     """b = a + a; c = b * b = 4a^2, so dc/da = 8a (not 4a from one path, nor 16a from counting twice)."""
     a = leaf([0.5, -3.0])
     b = a + a
     c = b * b
-    seen: list[int] = []
-    _backward_observers.append(lambda t, g: seen.append(id(t)))
-    try:
+    seen = Visits()
+    with observing(seen):
         c.sum().backward()
-    finally:
-        _backward_observers.pop()
+    seen = seen.ids
     np.testing.assert_array_equal(a.grad.data, 8.0 * a.data)
     assert seen.count(id(b)) == 1 and seen.count(id(a)) == 1  # each node's rule ran once
 
@@ -316,12 +325,10 @@ def test_backward_never_visits_branches_that_need_no_gradient() -> None:
     x, c = leaf([1.0, 2.0]), Tensor([3.0, 4.0])
     constant_branch = c.exp().log()
     y = (x * constant_branch).sum()
-    visited: list[int] = []
-    _backward_observers.append(lambda t, g: visited.append(id(t)))
-    try:
+    visits = Visits()
+    with observing(visits):
         y.backward()
-    finally:
-        _backward_observers.pop()
+    visited = visits.ids
     assert id(constant_branch) not in visited and id(c) not in visited
     assert id(x) in visited
 

@@ -7,8 +7,8 @@ import pytest
 
 from tinygrad_vae import serialization
 from tinygrad_vae.data import gaussian_mixture
-from tinygrad_vae.training import PRESETS, Trainer, progress_line, trainer_from_preset
-from tinygrad_vae.vae import VAE
+from tinygrad_vae.vae.training import PRESETS, Trainer, progress_line, trainer_from_preset
+from tinygrad_vae.vae.model import VAE
 
 
 def small_trainer(seed: int = 0, optimizer: str = "adam", **model_kwargs) -> Trainer:

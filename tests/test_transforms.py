@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_vae import Tensor, no_grad
-from tinygrad_vae.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from tinygrad_vae.func import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from tinygrad_vae.testing import arrays, shapes
 
 EPS = 1e-6

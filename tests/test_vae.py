@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_vae.tensor import Tensor, gradients
-from tinygrad_vae.vae import LOG_VAR_LINEAR, VAE, soft_clamp
+from tinygrad_vae.core import Tensor, gradients
+from tinygrad_vae.vae.model import LOG_VAR_LINEAR, VAE, soft_clamp
 
 VARIANTS = {
     "notebook": {},

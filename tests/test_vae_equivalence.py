@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tinygrad_vae.optim import SGD
-from tinygrad_vae.vae import VAE
+from tinygrad_vae.vae.model import VAE
 
 CENTERS = np.array([(-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)])
 # engine parameter name -> notebook variable name

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import Tensor
-from tinygrad_vae.debug import trace_backward
-from tinygrad_vae.viz import collect_graph, render_png, to_dot
+from tinygrad_vae.instruments.trace import trace_backward
+from tinygrad_vae.instruments.graph import collect_graph, render_png, to_dot
 
 
 def expression() -> tuple[Tensor, Tensor, Tensor]:
@@ -154,7 +154,7 @@ def test_render_png_without_matplotlib_names_the_extra(tmp_path: Path, monkeypat
 def test_importing_viz_does_not_import_matplotlib() -> None:
     import subprocess
 
-    code = "import sys, tinygrad_vae.viz, tinygrad_vae.debug; print('matplotlib' in sys.modules)"
+    code = "import sys, tinygrad_vae.instruments.graph, tinygrad_vae.instruments.trace; print('matplotlib' in sys.modules)"
     repo = Path(__file__).resolve().parent.parent
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert result.stdout.strip() == "False"

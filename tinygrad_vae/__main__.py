@@ -2,6 +2,6 @@
 
 import sys
 
-from tinygrad_vae.cli import main
+from tinygrad_vae.vae.cli import main
 
 sys.exit(main())

@@ -13,17 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.validation import check_generator, check_int, is_int
+
 # The notebook's four cluster centers (read-only).
 MODE_CENTERS = np.array([(-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)])
 MODE_CENTERS.flags.writeable = False
-
-
-def _generator(rng: np.random.Generator | None, where: str) -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng()
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-    return rng
 
 
 def gaussian_mixture(
@@ -44,13 +38,13 @@ def gaussian_mixture(
     centers = np.asarray(centers, dtype=np.float64)
     if centers.ndim != 2 or centers.shape[0] < 1 or centers.shape[1] < 1:
         raise ValueError(f"{where}: centers must have shape (k, dim) with k, dim >= 1, got shape {centers.shape}")
-    if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < len(centers):
+    if not is_int(n_samples) or n_samples < len(centers):
         raise ValueError(f"{where}: n_samples must be an int >= the number of centers ({len(centers)}), got {n_samples!r}")
     if not std >= 0:
         raise ValueError(f"{where}: std must be >= 0, got {std!r}")
     if np.dtype(dtype).kind != "f":
         raise TypeError(f"{where}: dtype must be a float dtype, got {np.dtype(dtype)}")
-    rng = _generator(rng, where)
+    rng = check_generator(rng, where)
     per_cluster = n_samples // len(centers)
     clusters = [rng.standard_normal((per_cluster, centers.shape[1])) * std + center for center in centers]
     return np.vstack(clusters).astype(dtype)
@@ -93,11 +87,10 @@ def minibatches(
     """
     where = "minibatches"
     arrays_ = _check_arrays(arrays, where)
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise ValueError(f"{where}: batch_size must be a positive int, got {batch_size!r}")
+    check_int(batch_size, "batch_size", where)
     n = len(arrays_[0])
     if shuffle:
-        order = _generator(rng, where).permutation(n)
+        order = check_generator(rng, where).permutation(n)
         arrays_ = [a[order] for a in arrays_]
     stop = n - n % batch_size if drop_last else n
     return (_one_or_tuple([a[start:start + batch_size] for a in arrays_]) for start in range(0, stop, batch_size))
@@ -121,6 +114,6 @@ def train_val_split(
     n_val = int(np.ceil(n * val_fraction))
     if n_val >= n:
         raise ValueError(f"{where}: {n} rows with val_fraction={val_fraction} leave no training rows")
-    order = _generator(rng, where).permutation(n)
+    order = check_generator(rng, where).permutation(n)
     val_rows, train_rows = order[:n_val], order[n_val:]
     return _one_or_tuple([a[train_rows] for a in arrays_]), _one_or_tuple([a[val_rows] for a in arrays_])

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.tensor import FLOAT_DTYPES, Tensor
+from tinygrad_vae.core.dtypes import FLOAT_DTYPES
+from tinygrad_vae.core.tensor import Tensor
 
 ParamState = dict[str, Any]
 

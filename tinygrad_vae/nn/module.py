@@ -1,17 +1,9 @@
-"""Modules: containers of parameters with a ``forward``, in the style of ``torch.nn``.
+"""``Module`` and ``Parameter``: containers of parameters with a ``forward``, as in ``torch.nn``.
 
 A ``Module`` registers every ``Parameter`` and every sub-``Module`` assigned
 to one of its attributes, in assignment order. From that tree it derives
 dotted names (``encoder.0.weight``), the list of parameters an optimizer
 updates, and the ``state_dict`` a checkpoint stores.
-
-Differences from PyTorch, kept on purpose for a small teaching library:
-
-- ``Linear`` stores its weight as ``(in_features, out_features)`` and
-  computes ``x @ W + b`` (the origin notebook's layout), not ``x @ W.T + b``.
-- There are no buffers, hooks on modules, or devices.
-- ``zero_grad`` always sets ``.grad = None`` (PyTorch's default).
-- ``load_state_dict`` refuses a dtype mismatch instead of casting silently.
 """
 
 from __future__ import annotations
@@ -21,9 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_vae import init as _init
-from tinygrad_vae.ops import affine
-from tinygrad_vae.tensor import OpError, Tensor, get_default_dtype
+from tinygrad_vae.core.tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -106,8 +96,8 @@ class Module:
         elif isinstance(value, Module):
             self._parameters.pop(name, None)
             self._modules[name] = value
-            for _ in value.named_parameters(prefix=name):  # give its parameters dotted names
-                pass
+            for dotted, param in value.named_parameters(prefix=name):  # label them for graph views
+                param.name = dotted
         else:
             self._parameters.pop(name, None)
             self._modules.pop(name, None)
@@ -163,14 +153,14 @@ class Module:
         """``(dotted name, parameter)`` for every parameter of the tree, each parameter once.
 
         Order: this module's own parameters in registration order, then each
-        submodule's in turn (depth first). Sets each parameter's ``.name`` to
-        its dotted name, so graph views can label it.
+        submodule's in turn (depth first). Changes nothing: a parameter's
+        ``.name`` (its dotted name, for graph views) is set when its module is
+        assigned to a parent.
         """
         seen: set[int] = set()
         for name, param in self._all_named_parameters(prefix):
             if id(param) not in seen:
                 seen.add(id(param))
-                param.name = name
                 yield name, param
 
     def parameters(self) -> Iterator[Parameter]:
@@ -259,121 +249,3 @@ class Module:
         if not lines:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}({self.extra_repr()}\n" + "\n".join(lines) + "\n)"
-
-
-_INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
-    "normal": _init.normal,
-    "xavier": _init.xavier_uniform,
-    "kaiming": _init.kaiming_normal,
-}
-
-
-class Linear(Module):
-    """A fully connected layer: ``y = x @ W + b`` as one fused op (``ops.affine``).
-
-    ``weight`` has shape ``(in_features, out_features)`` (the notebook's
-    layout; PyTorch stores the transpose) and ``bias`` shape
-    ``(out_features,)``, initialized to zeros. ``init`` picks the weight
-    initializer (see ``tinygrad_vae.init``):
-
-    - ``"normal"``: ``scale * N(0, 1)``, the notebook's (``scale`` only applies here);
-    - ``"xavier"``: Glorot uniform, ``U(-a, a)``, ``a = sqrt(6 / (in + out))``;
-    - ``"kaiming"``: He normal for ReLU, ``N(0, 2 / in)``.
-
-    ``rng`` is a ``numpy.random.Generator`` (None: a fresh unseeded one);
-    ``dtype`` defaults to ``get_default_dtype()``. Inputs have shape
-    ``(..., in_features)``; arrays are wrapped in Tensors.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        init: str = "normal",
-        scale: float = 0.1,
-        rng: np.random.Generator | None = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Linear: {label} must be a positive int, got {value!r}")
-        if init not in _INITIALIZERS:
-            raise ValueError(f"Linear: init must be one of {sorted(_INITIALIZERS)}, got {init!r}")
-        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
-        shape = (int(in_features), int(out_features))
-        kwargs = {"scale": scale} if init == "normal" else {}
-        self.in_features, self.out_features = shape
-        self.weight = Parameter(_INITIALIZERS[init](shape, rng=rng, dtype=dtype, **kwargs))
-        self.bias = Parameter(_init.zeros((shape[1],), dtype=dtype)) if bias else None
-
-    def forward(self, x: Any) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise OpError(
-                f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
-                f"expected input of shape (..., {self.in_features}), got {x.shape}"
-            )
-        if self.bias is None:
-            return x @ self.weight
-        return affine(x, self.weight, self.bias)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
-
-class ReLU(Module):
-    """``max(x, 0)`` elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(Module):
-    """``1 / (1 + exp(-x))`` elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Tanh(Module):
-    """``tanh(x)`` elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class Sequential(Module):
-    """Modules applied one after another; children are named ``"0"``, ``"1"``, ...
-
-    Supports ``len``, iteration, ``seq[i]`` (negative too) and ``seq[a:b]``
-    (a new Sequential sharing the same modules).
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: argument {i} must be a Module, got {type(module).__name__}")
-            setattr(self, str(i), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        if not -len(modules) <= index < len(modules):
-            raise IndexError(f"Sequential: index {index} is out of range for {len(modules)} modules")
-        return modules[index]
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x

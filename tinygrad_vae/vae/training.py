@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae import serialization
+from tinygrad_vae.core import no_grad
 from tinygrad_vae.data import minibatches
+from tinygrad_vae.nn import serialization
 from tinygrad_vae.optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm_
-from tinygrad_vae.tensor import no_grad
-from tinygrad_vae.vae import VAE
+from tinygrad_vae.vae.model import VAE
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
 HISTORY_KEYS = ("total", "recon", "kl")

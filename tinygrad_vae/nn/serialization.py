@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from tinygrad_vae.tensor import Tensor
+from tinygrad_vae.core.tensor import Tensor
 
 SEPARATOR = "/"
 FORMAT = "tinygrad_vae.checkpoint"

@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.ops import concatenate
-from tinygrad_vae.tensor import Tensor, enable_grad, gradients, no_grad
+from tinygrad_vae.core.engine import gradients
+from tinygrad_vae.core.grad_mode import enable_grad, no_grad
+from tinygrad_vae.core.tensor import Tensor
+from tinygrad_vae.ops.movement import concatenate
 
 
 class GradcheckError(AssertionError):

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.image_plots import new_figure  # Agg canvas; ImportError naming the extra
-from tinygrad_vae.tensor import no_grad
-from tinygrad_vae.vae import VAE
+from tinygrad_vae.core import no_grad
+from tinygrad_vae.vae.image_figures import new_figure  # Agg canvas; ImportError naming the extra
+from tinygrad_vae.vae.model import VAE
 
 
 def latent_grid(n: int = 20, span: float = 3.0) -> np.ndarray:

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.ops import stack
-from tinygrad_vae.tensor import Tensor, enable_grad, gradients, is_grad_enabled
+from tinygrad_vae.core.engine import gradients
+from tinygrad_vae.core.grad_mode import enable_grad, is_grad_enabled
+from tinygrad_vae.core.tensor import Tensor
+from tinygrad_vae.ops.movement import stack
 
 
 def _argnums_tuple(argnums: int | tuple[int, ...]) -> tuple[int, ...]:

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.tensor import FLOAT_DTYPES, get_default_dtype
+from tinygrad_vae.core.dtypes import FLOAT_DTYPES, get_default_dtype
+from tinygrad_vae.validation import check_generator
 
 
 def _fans(shape: tuple[int, ...], where: str) -> tuple[int, int]:
@@ -27,10 +28,7 @@ def _fans(shape: tuple[int, ...], where: str) -> tuple[int, int]:
 
 def _resolve(rng: np.random.Generator | None, dtype: Any, where: str) -> tuple[np.random.Generator, np.dtype]:
     """Default the generator (fresh OS entropy) and the dtype (``get_default_dtype()``), and check them."""
-    if rng is None:
-        rng = np.random.default_rng()
-    elif not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    rng = check_generator(rng, where)
     dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"{where}: dtype must be float32 or float64, got {dtype}")

@@ -14,7 +14,7 @@ itself and draws them with matplotlib (the ``plot`` extra).
 Values and gradients: with ``show_values=True`` each box also shows the
 tensor's value; with ``show_grads=True`` its gradient. After ``backward()``
 only leaves keep ``.grad``; to see the gradient of every intermediate node,
-run the backward pass inside ``debug.trace_backward()`` and pass the trace.
+run the backward pass inside ``trace_backward()`` and pass the trace.
 The trace also remembers the graph's structure, which backward otherwise
 releases (without a trace, draw before backward or use ``retain_graph=True``).
 """
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_vae.debug import node_names, trace_backward
-from tinygrad_vae.tensor import Tensor
+from tinygrad_vae.core.tensor import Tensor
+from tinygrad_vae.instruments.trace import node_names, trace_backward
 
 Edge = tuple[Tensor, Tensor, int]  # (input, op result, argument position)
 

@@ -28,11 +28,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from tinygrad_vae.baselines import PCA, IndependentBernoulli, squared_error
-from tinygrad_vae.datasets import DATASETS, Dataset, DatasetError, load_dataset
-from tinygrad_vae.tensor import no_grad
-from tinygrad_vae.training import OPTIMIZERS, PRESETS, Trainer
-from tinygrad_vae.vae import LIKELIHOODS, VAE
+from tinygrad_vae.core import no_grad
+from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, squared_error
+from tinygrad_vae.vae.datasets import DATASETS, Dataset, DatasetError, load_dataset
+from tinygrad_vae.vae.model import LIKELIHOODS, VAE
+from tinygrad_vae.vae.training import OPTIMIZERS, PRESETS, Trainer
 
 PROG = "tinygrad-vae"
 RUN_FORMAT = "tinygrad_vae.run"
@@ -496,7 +496,8 @@ def _draw_figures(
 ) -> None:
     """Draw the run's figures into ``run_dir``, samples seeded by ``seed``. Without matplotlib: an error if
     ``strict``, else a note."""
-    from tinygrad_vae import image_plots, plotting
+    from tinygrad_vae.vae import figures as plotting
+    from tinygrad_vae.vae import image_figures as image_plots
 
     rng = np.random.default_rng(seed)
     written = []
@@ -594,7 +595,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     if suffix == ".npy":
         np.save(args.out, samples)
     else:
-        from tinygrad_vae import image_plots
+        from tinygrad_vae.vae import image_figures as image_plots
 
         if data.image_shape is None:
             image_plots.plot_points(samples, args.out, f"{args.n} samples from the prior")

@@ -50,9 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import Tensor, get_default_dtype, no_grad
 from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error, where
-from tinygrad_vae.tensor import Tensor, _wrap, get_default_dtype, no_grad
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 PRIORS = ("standard", "mixture")
@@ -73,7 +73,7 @@ def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
     inside = np.abs(x.data) <= linear
     if inside.all():  # the usual case: the identity needs no nodes (and no backward work)
         return x
-    saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * _wrap(np.sign(x.data).astype(x.dtype) * linear)
+    saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * Tensor(np.sign(x.data).astype(x.dtype) * linear)
     return where(inside, x, saturated)
 
 

@@ -12,8 +12,7 @@ construction*, rather than by filtering, which would throw most draws away.
 Checking your own op::
 
     from hypothesis import given
-    from tinygrad_vae import gradcheck, gradgradcheck
-    from tinygrad_vae.tensor import Function
+    from tinygrad_vae import Function, gradcheck, gradgradcheck
     from tinygrad_vae.testing import arrays, shapes
 
     class Cube(Function):  # your op: forward on arrays, backward with operators
@@ -55,11 +54,11 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as error:  # only this module needs Hypothesis; the engine does not
     raise ImportError(
-        "tinygrad_vae.testing needs Hypothesis, which is part of the 'test' extra: "
+        "tinygrad_vae.testing's strategies need Hypothesis, which is part of the 'test' extra: "
         "pip install 'tinygrad_vae[test]'"
     ) from error
 
-from tinygrad_vae.tensor import Tensor
+from tinygrad_vae.core.tensor import Tensor
 
 __all__ = [
     "ExpressionGraph", "arrays", "away_from", "away_from_zero", "broadcastable_shapes", "distinct_arrays",

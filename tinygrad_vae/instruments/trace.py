@@ -11,9 +11,9 @@ what the lines above it sent to it through their ops' rules.
         loss.backward()
     print(trace)
 
-It uses the engine's hook for instruments, ``tensor._backward_observers``:
-each observer is called as ``observer(tensor, grad)`` for every processed
-node, before the node's rule runs and before its graph is released.
+It is an observer of the engine (``core/observers.py``): ``gradient_ready``
+is called for every processed node, before the node's rule runs and before its
+graph is released.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_vae.tensor import Tensor, _backward_observers
+from tinygrad_vae.core.observers import Observer, attach, detach
+from tinygrad_vae.core.tensor import Tensor
 
 if TYPE_CHECKING:  # annotations are not evaluated at run time (PEP 563), so this costs no dependency
     from typing_extensions import Self
@@ -69,7 +70,7 @@ class BackwardStep:
         return float(np.sqrt(np.sum(np.square(self.grad, dtype=np.float64))))
 
 
-class trace_backward:
+class trace_backward(Observer):
     """Record every node of the backward passes run inside the ``with`` block.
 
     ``steps`` lists them in processing order; ``grad_of(t)`` gives the
@@ -83,18 +84,18 @@ class trace_backward:
     def __init__(self) -> None:
         self.steps: list[BackwardStep] = []
 
-    def _observe(self, t: Tensor, grad: Tensor) -> None:
+    def gradient_ready(self, t: Tensor, grad: Tensor) -> None:
         fn = t._ctx
         op = None if fn is None else type(fn).__name__
         inputs = () if fn is None or fn.inputs is None else tuple(fn.inputs)
         self.steps.append(BackwardStep(t, op, inputs, np.array(grad.data, copy=True)))
 
     def __enter__(self) -> Self:
-        _backward_observers.append(self._observe)
+        attach(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _backward_observers.remove(self._observe)
+        detach(self)
 
     def grad_of(self, t: Tensor) -> np.ndarray | None:
         """The (last recorded) gradient that reached ``t``, or None if none did."""

@@ -1,0 +1,164 @@
+"""``Function``, one node of the graph: an op's forward on arrays and its gradient rule.
+
+``Function.apply`` runs ``forward`` on the inputs' arrays and, when recording
+is on and some input requires grad, attaches the node to the result, so the
+engine can later call its rule. ``Function.input_gradients`` is how the engine
+calls that rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.core import grad_mode
+from tinygrad_vae.core.observers import ACTIVE
+from tinygrad_vae.core.tensor import Tensor, lift, wrap
+
+
+class OpError(ValueError):
+    """Bad input to an op; the message already names the op, the shapes and what was expected."""
+
+
+# Numbers the recorded ops in the order they are created. An op's output is created after its
+# inputs, so every tensor's number is larger than its inputs' numbers: ordering by it is a
+# topological order, which is how the backward pass schedules its work.
+_recorded_ops = itertools.count()
+
+
+def _explain(fn: Function, arrays: Sequence[np.ndarray], error: Exception) -> Exception:
+    """Re-word an error NumPy raised inside an op's forward so it names the op and its inputs."""
+    shapes = " and ".join(str(a.shape) for a in arrays)
+    dtypes = " and ".join(str(a.dtype) for a in arrays)
+    hint = "; broadcasting needs each pair of trailing dimensions to be equal or 1" if "broadcast" in str(error) else ""
+    message = f"{type(fn).__name__}: {error} (input shapes {shapes}, dtypes {dtypes}{hint})"
+    return TypeError(message) if isinstance(error, TypeError) else ValueError(message)
+
+
+class Function:
+    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors or on arrays.
+
+    ``backward(grad, out, *inputs)`` receives the gradient of the output, the
+    output and the inputs, and returns one gradient per input, shaped like that
+    input, or None where ``needs_input_grad`` is False.
+
+    The engine calls ``backward`` with Tensors when the backward pass is itself
+    recorded (``create_graph=True``) and with bare NumPy arrays otherwise, so a
+    rule is written with what works on both: Python's operators, NumPy-style
+    methods such as ``.reshape`` and ``.sum``, and other ops' ``apply``, which
+    on arrays just runs their forward.
+    """
+
+    inputs: tuple[Tensor, ...] | None
+    needs_input_grad: tuple[bool, ...]
+    sequence_nr: int
+    # The engine checks each gradient a user's rule returns (a Tensor or an array as the path
+    # expects, the input's shape) and fixes it up or raises a clear error. The engine's own ops,
+    # whose rules the test suite checks op by op, turn this off.
+    check_gradients: bool = True
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: Any, out: Any, *inputs: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run the op. On Tensors the result is a Tensor (recorded when a gradient may be needed);
+        on arrays alone (inside a rule on the array path) it is the bare array."""
+        fn = cls()
+        arrays, needs = [], []
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                return _apply_mixed(cls, fn, inputs, params)
+            arrays.append(x.data)
+            needs.append(x.requires_grad)
+        fn.inputs = inputs
+        try:
+            out = wrap(fn.forward(*arrays, **params))
+        except OpError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise _explain(fn, arrays, error) from None
+        if grad_mode.enabled and True in needs:
+            out.requires_grad = True
+            out._ctx = fn
+            fn.needs_input_grad = tuple(needs)
+            fn.sequence_nr = next(_recorded_ops)
+        for observer in ACTIVE:
+            observer.op_applied(fn, out)
+        return out
+
+    def input_gradients(self, grad: Any, out: Tensor, create_graph: bool) -> Sequence[Any]:
+        """Run the rule, on Tensors (``create_graph``) or on the bare arrays, and check what it returned."""
+        inputs = self.inputs
+        if inputs is None:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time "
+                f"({type(self).__name__}'s saved inputs were freed); "
+                f"pass retain_graph=True to the first backward if you need to"
+            )
+        if create_graph:
+            grads = self.backward(grad, out, *inputs)
+        else:
+            arrays = []
+            for t in inputs:
+                arrays.append(t.data)
+            grads = self._backward_on_arrays(grad, out.data, arrays)
+        if type(grads) is not tuple and type(grads) is not list:
+            grads = (grads,)  # a rule of one input may return its gradient alone, as in torch
+        if len(grads) != len(inputs):
+            raise RuntimeError(
+                f"{type(self).__name__}.backward returned {len(grads)} gradients for {len(inputs)} inputs "
+                f"(one per input expected, None for an input that needs none)"
+            )
+        if self.check_gradients:
+            return [None if g is None else self._checked(g, t.data, create_graph) for g, t in zip(grads, inputs)]
+        return grads
+
+    def _backward_on_arrays(self, grad: np.ndarray, out: np.ndarray, arrays: list[np.ndarray]) -> Any:
+        try:
+            return self.backward(grad, out, *arrays)
+        except AttributeError as error:
+            if "numpy" not in str(error):
+                raise
+            raise AttributeError(
+                f"{type(self).__name__}.backward: {error}. Without create_graph the engine runs rules on "
+                f"NumPy arrays, so a rule may use operators, NumPy-style methods and ops' apply "
+                f"(Exp.apply(x), not x.exp()); see docs/engine.md, section 5"
+            ) from error
+
+    def _checked(self, g: Any, p_data: np.ndarray, create_graph: bool) -> Any:
+        """A user rule's gradient for an input holding ``p_data``, made usable or refused with a clear error.
+
+        The rule may return the other kind of value (a Tensor on the array path, or the reverse) or
+        another float dtype (which is cast); a wrong shape is an error.
+        """
+        if isinstance(g, Tensor) is not create_graph:
+            g = wrap(np.asarray(g)) if create_graph else g.data
+        if g.shape != p_data.shape:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward returned a gradient of shape {g.shape} "
+                f"for an input of shape {p_data.shape}"
+            )
+        return g if g.dtype == p_data.dtype else g.astype(p_data.dtype)
+
+    def release(self) -> None:
+        """Drop the references to the inputs (and whatever forward saved) after backward."""
+        sequence_nr = self.sequence_nr
+        self.__dict__.clear()
+        self.inputs, self.sequence_nr = None, sequence_nr
+
+
+def _apply_mixed(cls: type[Function], fn: Function, inputs: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    """``apply`` on inputs that are not all Tensors: with any Tensor among them, the others become
+    constant Tensors and the op is recorded as usual; with none (a rule on the array path), the
+    forward runs on the arrays."""
+    for like in inputs:
+        if isinstance(like, Tensor):
+            return cls.apply(*[lift(x, like) for x in inputs], **params)
+    return fn.forward(*inputs, **params)

@@ -1,0 +1,215 @@
+"""Elementwise ops: arithmetic, comparisons of two tensors, and functions of one.
+
+Conventions at non-differentiable points: abs'(0) = 0, clip passes the gradient
+at its bounds (inclusive, as torch.clamp), and where maximum/minimum tie, each
+operand gets half the gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.core.function import OpError
+from tinygrad_vae.core.tensor import Tensor, lift, unwrap
+from tinygrad_vae.ops.base import Grads, Op, Value, unbroadcast
+
+
+class Add(Op):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad, a.shape) if need_a else None,
+            unbroadcast(grad, b.shape) if need_b else None,
+        )
+
+
+class Sub(Op):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad, a.shape) if need_a else None,
+            unbroadcast(-grad, b.shape) if need_b else None,
+        )
+
+
+class Mul(Op):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad * b, a.shape) if need_a else None,
+            unbroadcast(grad * a, b.shape) if need_b else None,
+        )
+
+
+class Div(Op):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a / b
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        # d(a/b)/da = 1/b;  d(a/b)/db = -a/b^2 = -out/b
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad / b, a.shape) if need_a else None,
+            unbroadcast(-grad * out / b, b.shape) if need_b else None,
+        )
+
+
+class Neg(Op):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (-grad,)
+
+
+class PowScalar(Op):
+    """x ** c for a fixed number c: d/dx = c * x ** (c - 1)."""
+
+    def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        c = self.exponent
+        if c == 2:
+            return (grad * a * 2.0,)
+        if c in (0, 1):  # constant derivative: via a ** (c - 1) the next derivative would be 0 * 0**-1 = NaN at 0
+            return (grad * float(c),)
+        return (grad * (a ** (c - 1)) * c,)
+
+
+class Pow(Op):
+    """a ** b with a tensor exponent: d/da = b a^(b-1), d/db = a^b log(a) (defined for a > 0)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a**b
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad * b * a ** (b - 1.0), a.shape) if need_a else None,
+            unbroadcast(grad * out * Log.apply(a), b.shape) if need_b else None,
+        )
+
+
+class Maximum(Op):
+    """Elementwise max of two tensors; where they tie, each gets half the gradient."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(a, b)
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        share_a = (unwrap(a) > unwrap(b)) + 0.5 * (unwrap(a) == unwrap(b))
+        return (
+            unbroadcast(grad * share_a.astype(grad.dtype), a.shape) if need_a else None,
+            unbroadcast(grad * (1.0 - share_a).astype(grad.dtype), b.shape) if need_b else None,
+        )
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return Maximum.apply(a, lift(b, a))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """min(a, b) = -max(-a, -b), which gives ties the same even split."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return -Maximum.apply(-a, -lift(b, a))
+
+
+class Where(Op):
+    """``where(cond, a, b)``: a where cond holds, else b. cond is not differentiated."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray, cond: np.ndarray) -> np.ndarray:
+        self.cond = cond
+        return np.where(cond, a, b)
+
+    def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
+        need_a, need_b = self.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        return (
+            unbroadcast(Where.apply(grad, zero, cond=self.cond), a.shape) if need_a else None,
+            unbroadcast(Where.apply(zero, grad, cond=self.cond), b.shape) if need_b else None,
+        )
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise choice: ``a`` where ``cond`` is true, else ``b`` (all broadcast together)."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: cond must be a bool tensor or array, got dtype {cond.dtype}")
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    return Where.apply(lift(a, like), lift(b, like), cond=cond)
+
+
+class Clip(Op):
+    """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included)."""
+
+    def forward(self, a: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+        if lo is None and hi is None:
+            raise OpError("clip: give at least one of min and max")
+        self.lo, self.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        x = unwrap(a)
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return (grad * inside,)
+
+
+class Cast(Op):
+    def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return a.astype(dtype)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (Cast.apply(grad, dtype=a.dtype),)
+
+
+
+
+class Exp(Op):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (grad * out,)  # d exp(x) = exp(x)
+
+
+class Log(Op):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.log(a)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (grad / a,)
+
+
+class Sqrt(Op):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.sqrt(a)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (grad / (out * 2.0),)  # d sqrt(x) = 1 / (2 sqrt(x))
+
+
+class Abs(Op):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.abs(a)
+
+    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
+        return (grad * np.sign(unwrap(a)),)  # sign(0) = 0

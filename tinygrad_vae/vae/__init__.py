@@ -1,0 +1,16 @@
+"""The application: a variational autoencoder built from ``tinygrad_vae.nn``, and everything around it.
+
+    model.py          VAE (MLP encoder and decoder, Gaussian or Bernoulli decoder, mixture prior, IWAE)
+    training.py       Trainer, PRESETS: minibatch epochs, checkpoints, exact resume
+    datasets.py       the named data sets: mixture, digits, mnist
+    metrics.py        sample quality: mode coverage, MMD
+    baselines.py      models to compare with: independent pixels, PCA
+    figures.py        the notebook's 2x3 figure
+    image_figures.py  figures for image data
+    cli.py            the tinygrad-vae command line
+"""
+
+from tinygrad_vae.vae.model import VAE, soft_clamp
+from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
+
+__all__ = ["PRESETS", "VAE", "Trainer", "soft_clamp", "trainer_from_preset"]
