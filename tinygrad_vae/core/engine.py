@@ -55,7 +55,10 @@ def run_backward(
             if t._hooks or ACTIVE or captured is not None:
                 grad = _gradient_ready(t, grad, create_graph, captured)
             fn = t._ctx
-            input_grads = _run_rule(fn, grad, t, create_graph)
+            if ACTIVE:
+                input_grads = _observed_rule(fn, grad, t, create_graph)
+            else:
+                input_grads = fn.input_gradients(grad, t, create_graph)
             for parent, g in zip(fn.inputs, input_grads):
                 if g is None or not parent.requires_grad:
                     continue
@@ -76,29 +79,23 @@ def run_backward(
             grad = grads.pop(id(t))
             if t._hooks or ACTIVE or captured is not None:
                 grad = _gradient_ready(t, grad, create_graph, captured)
-            if captured is None:
-                _accumulate(t, grad, create_graph)
+            if captured is not None:
+                continue
+            if t.grad is None:  # a new Tensor each time: .grad is never changed in place
+                t.grad = grad if create_graph else wrap(grad)
+            else:
+                t.grad = t.grad + grad if create_graph else wrap(t.grad.data + grad)
     finally:
         grad_mode.enabled = previous_mode
 
 
-def _run_rule(fn: Any, grad: Any, out: Tensor, create_graph: bool) -> Sequence[Any]:
-    """``fn``'s input gradients; observers see them, but not the ops the rule itself runs."""
-    if not ACTIVE:
-        return fn.input_gradients(grad, out, create_graph)
+def _observed_rule(fn: Any, grad: Any, out: Tensor, create_graph: bool) -> Sequence[Any]:
+    """``fn``'s input gradients, which observers see (but not the ops the rule itself runs)."""
     with observers.paused():
         input_grads = fn.input_gradients(grad, out, create_graph)
     for observer in ACTIVE:
         observer.rule_returned(fn, input_grads)
     return input_grads
-
-
-def _accumulate(leaf: Tensor, grad: Any, create_graph: bool) -> None:
-    """Add ``grad`` to ``leaf.grad`` (a new Tensor each time: ``.grad`` is never changed in place)."""
-    if leaf.grad is None:
-        leaf.grad = grad if create_graph else wrap(grad)
-    else:
-        leaf.grad = leaf.grad + grad if create_graph else wrap(leaf.grad.data + grad)
 
 
 def _gradient_ready(t: Tensor, grad: Any, create_graph: bool, captured: dict[int, Any] | None) -> Any:

@@ -71,12 +71,25 @@ class Function:
         """Run the op. On Tensors the result is a Tensor (recorded when a gradient may be needed);
         on arrays alone (inside a rule on the array path) it is the bare array."""
         fn = cls()
-        arrays, needs = [], []
-        for x in inputs:
-            if not isinstance(x, Tensor):
-                return _apply_mixed(cls, fn, inputs, params)
-            arrays.append(x.data)
-            needs.append(x.requires_grad)
+        if not isinstance(inputs[0], Tensor):
+            return _apply_mixed(cls, fn, inputs, params)
+        # The usual one to three inputs spelled out: in CPython 3.11 a list built in a loop or a
+        # comprehension costs ~0.3 us, a sixth of a small op (8% of the 2-D VAE's step in all).
+        try:
+            if len(inputs) == 1:
+                arrays: Sequence[np.ndarray] = (inputs[0].data,)
+                needs: tuple[bool, ...] = (inputs[0].requires_grad,)
+            elif len(inputs) == 2:
+                arrays = (inputs[0].data, inputs[1].data)
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+            elif len(inputs) == 3:
+                arrays = (inputs[0].data, inputs[1].data, inputs[2].data)
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad, inputs[2].requires_grad)
+            else:
+                arrays = [t.data for t in inputs]
+                needs = tuple([t.requires_grad for t in inputs])
+        except AttributeError:  # a later input is an array or a number
+            return _apply_mixed(cls, fn, inputs, params)
         fn.inputs = inputs
         try:
             out = wrap(fn.forward(*arrays, **params))
@@ -87,7 +100,7 @@ class Function:
         if grad_mode.enabled and True in needs:
             out.requires_grad = True
             out._ctx = fn
-            fn.needs_input_grad = tuple(needs)
+            fn.needs_input_grad = needs
             fn.sequence_nr = next(_recorded_ops)
         for observer in ACTIVE:
             observer.op_applied(fn, out)
@@ -105,12 +118,23 @@ class Function:
         if create_graph:
             grads = self.backward(grad, out, *inputs)
         else:
-            arrays = []
-            for t in inputs:
-                arrays.append(t.data)
-            grads = self._backward_on_arrays(grad, out.data, arrays)
-        if type(grads) is not tuple and type(grads) is not list:
-            grads = (grads,)  # a rule of one input may return its gradient alone, as in torch
+            try:
+                if len(inputs) == 1:  # spelled out, as in apply
+                    grads = self.backward(grad, out.data, inputs[0].data)
+                elif len(inputs) == 2:
+                    grads = self.backward(grad, out.data, inputs[0].data, inputs[1].data)
+                else:
+                    grads = self.backward(grad, out.data, *[t.data for t in inputs])
+            except AttributeError as error:
+                if "numpy" not in str(error):
+                    raise
+                raise AttributeError(
+                    f"{type(self).__name__}.backward: {error}. Without create_graph the engine runs rules on "
+                    f"NumPy arrays, so a rule may use operators, NumPy-style methods and ops' apply "
+                    f"(Exp.apply(x), not x.exp()); see docs/engine.md, section 5"
+                ) from error
+        if type(grads) is not tuple:
+            grads = tuple(grads) if isinstance(grads, list) else (grads,)  # one input's gradient alone, as in torch
         if len(grads) != len(inputs):
             raise RuntimeError(
                 f"{type(self).__name__}.backward returned {len(grads)} gradients for {len(inputs)} inputs "
@@ -119,18 +143,6 @@ class Function:
         if self.check_gradients:
             return [None if g is None else self._checked(g, t.data, create_graph) for g, t in zip(grads, inputs)]
         return grads
-
-    def _backward_on_arrays(self, grad: np.ndarray, out: np.ndarray, arrays: list[np.ndarray]) -> Any:
-        try:
-            return self.backward(grad, out, *arrays)
-        except AttributeError as error:
-            if "numpy" not in str(error):
-                raise
-            raise AttributeError(
-                f"{type(self).__name__}.backward: {error}. Without create_graph the engine runs rules on "
-                f"NumPy arrays, so a rule may use operators, NumPy-style methods and ops' apply "
-                f"(Exp.apply(x), not x.exp()); see docs/engine.md, section 5"
-            ) from error
 
     def _checked(self, g: Any, p_data: np.ndarray, create_graph: bool) -> Any:
         """A user rule's gradient for an input holding ``p_data``, made usable or refused with a clear error.

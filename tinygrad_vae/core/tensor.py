@@ -83,7 +83,7 @@ class Tensor:
     def __init__(
         self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None
     ) -> None:
-        self.data = to_array(unwrap(data), dtype)
+        self.data = to_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self._ctx: Function | None = None
@@ -195,7 +195,7 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no graph to differentiate")
-        from tinygrad_vae.core.engine import initial_gradient, run_backward  # engine.py imports this file
+        _engine.run_backward(self, _engine.initial_gradient(self, gradient, "backward"), retain_graph, create_graph)
 
-        run_backward(self, initial_gradient(self, gradient, "backward"), retain_graph, create_graph)
 
+from tinygrad_vae.core import engine as _engine  # noqa: E402 (at the end: engine.py imports Tensor from here)
