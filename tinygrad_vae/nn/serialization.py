@@ -29,7 +29,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import numpy as np
@@ -102,12 +102,22 @@ def save(obj: Any, path: str | os.PathLike, compress: bool = False) -> None:
     _flatten(state, "", arrays, values, order)
     meta = json.dumps({"format": FORMAT, "version": VERSION, "order": order, "values": values})
 
+    write_atomically(path, lambda f: _write_npz(f, arrays, meta, compress))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it over ``path``.
+
+    The data is fsynced before the rename and the folder after it, so after a crash ``path``
+    holds either the old file or the whole new one, never a part; if ``write`` raises, the old
+    file is left as it was and the temporary file is removed.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays, meta, compress)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
