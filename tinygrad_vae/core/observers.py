@@ -10,7 +10,8 @@ is in ``ACTIVE``:
   one per input (None where no gradient is needed).
 
 Ops that run inside a gradient rule are not reported, so an observer sees the
-user's graph, not the engine's bookkeeping. ``instruments/`` holds the
+user's graph. (With ``create_graph=True`` the engine adds up a tensor's gradient
+shares with recorded ``Add`` ops, which are reported.) ``instruments/`` holds the
 observers this package ships: anomaly mode and the backward trace.
 """
 

@@ -69,16 +69,10 @@ class MatMul(Op):
             g2 = unsqueeze(g2, -2)
         grad_a = grad_b = None
         if need_a:
-            if ta:
-                ga = MatMul.apply(b2, g2, transpose_a=tb, transpose_b=True)
-            else:
-                ga = MatMul.apply(g2, b2, transpose_b=not tb)
+            ga = MatMul.apply(b2, g2, transpose_a=tb, transpose_b=True) if ta else MatMul.apply(g2, b2, transpose_b=not tb)
             grad_a = unbroadcast(ga.squeeze(-2) if a.ndim == 1 else ga, a.shape)
         if need_b:
-            if tb:
-                gb = MatMul.apply(g2, a2, transpose_a=True, transpose_b=ta)
-            else:
-                gb = MatMul.apply(a2, g2, transpose_a=not ta)
+            gb = MatMul.apply(g2, a2, transpose_a=True, transpose_b=ta) if tb else MatMul.apply(a2, g2, transpose_a=not ta)
             grad_b = unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
         return grad_a, grad_b
 

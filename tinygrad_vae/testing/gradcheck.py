@@ -135,18 +135,13 @@ def gradcheck(
 
 
 def gradgradcheck(
-    fn: Callable[..., Tensor],
-    inputs: Sequence[Any],
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-    fast_mode: bool = False,
-    rng: np.random.Generator | None = None,
+    fn: Callable[..., Tensor], inputs: Sequence[Any], rng: np.random.Generator | None = None, **tolerances: Any
 ) -> bool:
     """Check second derivatives: gradcheck the map x -> v^T J(x) for a fixed random v.
 
     The backward pass is run with ``create_graph=True``, so this checks that
-    every gradient rule is itself correctly differentiable.
+    every gradient rule is itself correctly differentiable. ``tolerances`` are
+    ``gradcheck``'s keyword arguments (``eps``, ``atol``, ``rtol``, ``fast_mode``).
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     xs = _prepare(inputs)
@@ -156,4 +151,4 @@ def gradgradcheck(
         grads = _vjp(fn, list(args), v, create_graph=True)
         return concatenate([g.reshape(-1) for g in grads])
 
-    return gradcheck(first_derivatives, xs, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode, rng=rng)
+    return gradcheck(first_derivatives, xs, rng=rng, **tolerances)
