@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_vae.core.tensor import Tensor, unwrap
+from tinygrad_vae.core.tensor import Tensor, as_number, unwrap
 from tinygrad_vae.ops.base import Grads, Op, Value
 from tinygrad_vae.ops.reductions import LogSumExp
 
@@ -59,6 +59,14 @@ class SoftplusFn(Op):
 
     def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * SigmoidFn.apply(a),)
+
+
+relu, sigmoid, tanh, softplus = ReLUFn.apply, SigmoidFn.apply, TanhFn.apply, SoftplusFn.apply  # functional forms
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, else negative_slope * x."""
+    return LeakyReLUFn.apply(x, negative_slope=as_number(negative_slope))
 
 
 def log_sigmoid(x: Tensor) -> Tensor:

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core.dtypes import FLOAT_DTYPES
 from tinygrad_vae.core.function import OpError
-from tinygrad_vae.core.tensor import Tensor, lift, unwrap
+from tinygrad_vae.core.tensor import Tensor, as_number, lift, unwrap, wrap
 from tinygrad_vae.ops.base import Grads, Op, Value, unbroadcast
 
 
@@ -213,3 +214,34 @@ class Abs(Op):
 
     def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * np.sign(unwrap(a)),)  # sign(0) = 0
+
+
+# --------------------------------------------------------------------------
+# functional forms (what the Tensor's operators and methods call)
+# --------------------------------------------------------------------------
+
+# A primitive's functional form is its ``apply``: add(a, b) is a + b for two Tensors.
+add, sub, mul, div, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Neg.apply
+exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply  # noqa: A001 (NumPy's names)
+
+
+def power(base: Tensor, exponent: Any) -> Tensor:
+    """``base ** exponent``: a number exponent is a parameter of the op, an array or Tensor an operand."""
+    if isinstance(exponent, (Tensor, np.ndarray)):
+        return Pow.apply(base, lift(exponent, base))
+    return PowScalar.apply(base, exponent=as_number(exponent))
+
+
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
+    """Clamp to [min, max] (either may be None); the gradient passes where min <= x <= max."""
+    return Clip.apply(x, lo=as_number(min), hi=as_number(max))
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """A copy in another dtype; a cast to an integer or bool dtype is outside the graph (no gradient)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"astype: expected a numeric or bool dtype, got {dtype}")
+    if dtype not in FLOAT_DTYPES:
+        return wrap(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)

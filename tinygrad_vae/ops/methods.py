@@ -13,65 +13,64 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from tinygrad_vae.core.dtypes import FLOAT_DTYPES
-from tinygrad_vae.core.tensor import Tensor, as_number, lift, unwrap, wrap
+from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import elementwise as ew
 from tinygrad_vae.ops import linalg
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
+from tinygrad_vae.ops.base import Axis
 
 
 class TensorMethods:
-    """The methods ``install`` puts on ``Tensor`` (``self`` is always a Tensor)."""
+    """The methods ``install`` puts on ``Tensor`` (``self`` is always a Tensor).
+
+    Every method calls the functional form of an op (``ew.mul``, ``red.sum``, ...): a
+    primitive's ``apply`` or a composite's function. An operator lifts its other operand
+    (a number, a list, an array) to a Tensor first.
+    """
 
     # ---- arithmetic ----------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return ew.Add.apply(self, lift(other, self))
+        return ew.add(self, lift(other, self))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ew.Add.apply(lift(other, self), self)
+        return ew.add(lift(other, self), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ew.Sub.apply(self, lift(other, self))
+        return ew.sub(self, lift(other, self))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ew.Sub.apply(lift(other, self), self)
+        return ew.sub(lift(other, self), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ew.Mul.apply(self, lift(other, self))
+        return ew.mul(self, lift(other, self))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ew.Mul.apply(lift(other, self), self)
+        return ew.mul(lift(other, self), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ew.Div.apply(self, lift(other, self))
+        return ew.div(self, lift(other, self))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ew.Div.apply(lift(other, self), self)
+        return ew.div(lift(other, self), self)
 
     def __neg__(self) -> Tensor:
-        return ew.Neg.apply(self)
+        return ew.neg(self)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, Tensor):
-            return ew.Pow.apply(self, exponent)
-        if isinstance(exponent, np.ndarray):
-            return ew.Pow.apply(self, lift(exponent, self))
-        return ew.PowScalar.apply(self, exponent=as_number(exponent))
+        return ew.power(self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return ew.Pow.apply(lift(base, self), self)
+        return ew.power(lift(base, self), self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return linalg.MatMul.apply(self, lift(other, self))
+        return linalg.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return linalg.MatMul.apply(lift(other, self), self)
+        return linalg.matmul(lift(other, self), self)
 
-    # ---- comparisons: bool tensors outside the graph -----------------------
+    # ---- comparisons: bool tensors outside the graph (no op, no gradient) -----
     def __lt__(self, other: Any) -> Tensor:
         return wrap(self.data < unwrap(other))
 
@@ -90,39 +89,21 @@ class TensorMethods:
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return wrap(self.data != unwrap(other))
 
-    # ---- elementwise functions ---------------------------------------------
+    # ---- elementwise functions -------------------------------------------------
     def exp(self) -> Tensor:
-        return ew.Exp.apply(self)
+        return ew.exp(self)
 
     def log(self) -> Tensor:
-        return ew.Log.apply(self)
+        return ew.log(self)
 
     def sqrt(self) -> Tensor:
-        return ew.Sqrt.apply(self)
+        return ew.sqrt(self)
 
     def abs(self) -> Tensor:
-        return ew.Abs.apply(self)
+        return ew.abs(self)
 
-    def relu(self) -> Tensor:
-        return act.ReLUFn.apply(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return act.LeakyReLUFn.apply(self, negative_slope=as_number(negative_slope))
-
-    def sigmoid(self) -> Tensor:
-        return act.SigmoidFn.apply(self)
-
-    def tanh(self) -> Tensor:
-        return act.TanhFn.apply(self)
-
-    def softplus(self) -> Tensor:
-        return act.SoftplusFn.apply(self)
-
-    def log_sigmoid(self) -> Tensor:
-        return act.log_sigmoid(self)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return ew.Clip.apply(self, lo=as_number(min), hi=as_number(max))
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
+        return ew.clip(self, min, max)
 
     def maximum(self, other: Any) -> Tensor:
         return ew.maximum(self, other)
@@ -132,31 +113,25 @@ class TensorMethods:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy in another dtype; a cast to an integer or bool dtype is outside the graph (no gradient)."""
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "biuf":
-            raise TypeError(f"astype: expected a numeric or bool dtype, got {dtype}")
-        if dtype not in FLOAT_DTYPES:
-            return wrap(self.data.astype(dtype))
-        return ew.Cast.apply(self, dtype=dtype)
+        return ew.astype(self, dtype)
 
-    # ---- reductions ----------------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return red.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def relu(self) -> Tensor:
+        return act.relu(self)
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return red.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return act.leaky_relu(self, negative_slope)
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return red.Max.apply(self, axis=axis, keepdims=keepdims)
+    def sigmoid(self) -> Tensor:
+        return act.sigmoid(self)
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return -red.Max.apply(-self, axis=axis, keepdims=keepdims)
+    def tanh(self) -> Tensor:
+        return act.tanh(self)
 
-    def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-        return red.var(self, axis=axis, keepdims=keepdims, correction=correction)
+    def softplus(self) -> Tensor:
+        return act.softplus(self)
 
-    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return red.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+    def log_sigmoid(self) -> Tensor:
+        return act.log_sigmoid(self)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return act.softmax(self, axis)
@@ -164,20 +139,38 @@ class TensorMethods:
     def log_softmax(self, axis: int = -1) -> Tensor:
         return act.log_softmax(self, axis)
 
-    # ---- shape ---------------------------------------------------------------
+    # ---- reductions ------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.mean(self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.min(self, axis, keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        return red.var(self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.logsumexp(self, axis, keepdims)
+
+    # ---- shape -------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return mv.Reshape.apply(self, shape=shape)
+        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        return mv.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
     def flatten(self) -> Tensor:
-        return self.reshape(-1)
+        return mv.reshape(self, (-1,))
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute axes like ``numpy.transpose``: no arguments reverses them."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return mv.Transpose.apply(self, axes=axes or None)
+        return mv.transpose(self, axes or None)
 
     def permute(self, *dims: int) -> Tensor:
         return self.transpose(*dims)
@@ -185,7 +178,7 @@ class TensorMethods:
     @property
     def T(self) -> Tensor:
         """All axes reversed (the matrix transpose for 2-D tensors)."""
-        return mv.Transpose.apply(self, axes=None)
+        return mv.transpose(self)
 
     @property
     def mT(self) -> Tensor:
@@ -193,16 +186,16 @@ class TensorMethods:
         return mv.swap_last_axes(self)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return mv.BroadcastTo.apply(self, shape=tuple(shape))
+        return mv.broadcast_to(self, shape)
 
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+    def squeeze(self, axis: Axis = None) -> Tensor:
         return mv.squeeze(self, axis)
 
     def unsqueeze(self, axis: int) -> Tensor:
         return mv.unsqueeze(self, axis)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return mv.GetItem.apply(self, index=mv.normalize_index(index))
+        return mv.getitem(self, index)
 
 
 def install(cls: type) -> None:

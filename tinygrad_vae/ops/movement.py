@@ -165,3 +165,26 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if len(shapes) != 1:
         raise OpError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)
+
+
+# --------------------------------------------------------------------------
+# functional forms (what the Tensor's methods call)
+# --------------------------------------------------------------------------
+
+
+def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    return Reshape.apply(x, shape=tuple(shape))
+
+
+def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+    """Permute the axes as ``numpy.transpose``; None reverses them."""
+    return Transpose.apply(x, axes=None if axes is None else tuple(axes))
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    return BroadcastTo.apply(x, shape=tuple(shape))
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]``, with Tensors and lists inside the index read as integer or mask arrays."""
+    return GetItem.apply(x, index=normalize_index(index))

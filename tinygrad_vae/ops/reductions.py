@@ -103,3 +103,29 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 
         raise OpError(f"var: {count} elements over axes {axes} are too few for correction={correction}")
     centred = x - x.mean(axis=axes, keepdims=True)
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (count - correction))
+
+
+# --------------------------------------------------------------------------
+# functional forms (what the Tensor's methods call)
+# --------------------------------------------------------------------------
+
+
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """min(x) = -max(-x), which gives ties the same even split."""
+    return -Max.apply(-x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
