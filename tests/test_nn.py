@@ -477,3 +477,23 @@ def test_deepcopy_gives_an_independent_model():
     assert [name for name, _ in clone.named_parameters()] == EXPECTED_NAMES
     clone.encoder.hidden.weight.data[...] = 0.0
     assert np.any(model.encoder.hidden.weight.data != 0.0)
+
+
+# ---- nn.functional ------------------------------------------------------------------------
+
+
+def test_functional_activations_match_their_definitions() -> None:
+    from tinygrad_vae.nn import functional as F
+
+    x = np.array([[-2.0, -0.5, 0.0, 0.75], [1.5, -3.0, 2.0, 0.25]])
+    t = Tensor(x)
+    np.testing.assert_allclose(F.relu(t).data, np.maximum(x, 0.0))
+    np.testing.assert_allclose(F.leaky_relu(t, 0.2).data, np.where(x > 0, x, 0.2 * x))
+    np.testing.assert_allclose(F.sigmoid(t).data, 1.0 / (1.0 + np.exp(-x)))
+    np.testing.assert_allclose(F.tanh(t).data, np.tanh(x))
+    np.testing.assert_allclose(F.softplus(t).data, np.log1p(np.exp(x)))
+    np.testing.assert_allclose(F.logsigmoid(t).data, -np.log1p(np.exp(-x)))
+    column_softmax = np.exp(x) / np.exp(x).sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(F.softmax(t, dim=0).data, column_softmax)
+    np.testing.assert_allclose(F.log_softmax(t, dim=0).data, np.log(column_softmax))
+    np.testing.assert_allclose(F.softmax(t).data.sum(axis=-1), [1.0, 1.0])  # dim=-1 by default
