@@ -19,9 +19,14 @@ from tinygrad_vae.ops.activations import (
     SigmoidFn,
     SoftplusFn,
     TanhFn,
+    leaky_relu,
     log_sigmoid,
     log_softmax,
+    relu,
+    sigmoid,
     softmax,
+    softplus,
+    tanh,
 )
 from tinygrad_vae.ops.base import Op, unbroadcast
 from tinygrad_vae.ops.creation import as_tensors, tensor
@@ -41,8 +46,20 @@ from tinygrad_vae.ops.elementwise import (
     Sqrt,
     Sub,
     Where,
+    abs,
+    add,
+    astype,
+    clip,
+    div,
+    exp,
+    log,
     maximum,
     minimum,
+    mul,
+    neg,
+    power,
+    sqrt,
+    sub,
     where,
 )
 from tinygrad_vae.ops.linalg import Affine, MatMul, affine, matmul
@@ -61,20 +78,28 @@ from tinygrad_vae.ops.movement import (
     Reshape,
     ScatterAdd,
     Transpose,
+    broadcast_to,
     concatenate,
+    getitem,
+    reshape,
     squeeze,
     stack,
+    transpose,
     unsqueeze,
 )
-from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum, var
+from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum, logsumexp, max, mean, min, sum, var
 
 methods.install(Tensor)
 
+# The op classes, then the functional forms (a primitive's apply, or a composite's function).
 __all__ = [
     "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Div", "Exp", "GaussianKL", "GetItem",
     "LeakyReLUFn", "Log", "LogSumExp", "MatMul", "Max", "Maximum", "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar",
     "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn", "SoftplusFn", "Sqrt", "SquaredError", "Sub",
-    "Sum", "TanhFn", "Transpose", "Where", "affine", "as_tensors", "concatenate", "gaussian_kl", "log_sigmoid",
-    "log_softmax", "matmul", "maximum", "minimum", "reparameterize", "softmax", "squared_error", "squeeze", "stack",
-    "tensor", "unbroadcast", "unsqueeze", "var", "where",
+    "Sum", "TanhFn", "Transpose", "Where",
+    "abs", "add", "affine", "as_tensors", "astype", "broadcast_to", "clip", "concatenate", "div", "exp",
+    "gaussian_kl", "getitem", "leaky_relu", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mul", "neg", "power", "relu", "reparameterize", "reshape", "sigmoid",
+    "softmax", "softplus", "sqrt", "squared_error", "squeeze", "stack", "sub", "sum", "tanh", "tensor", "transpose",
+    "unbroadcast", "unsqueeze", "var", "where",
 ]
