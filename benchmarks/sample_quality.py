@@ -21,7 +21,6 @@ import time
 import numpy as np
 
 from tinygrad_vae.data import gaussian_mixture
-from tinygrad_vae.vae.training import PRESETS
 
 _EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "vae_2d.py"
 
@@ -35,11 +34,11 @@ def _load_example():
 
 
 def main() -> None:
+    example = _load_example()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--configs", nargs="+", choices=sorted(PRESETS), default=["notebook", "default"])
+    parser.add_argument("--configs", nargs="+", choices=example.CONFIGS, default=["notebook", "default"])
     args = parser.parse_args()
-    example = _load_example()
 
     # Reference: the data process against fresh data, same measures.
     data_scores = [example.sample_quality(gaussian_mixture(example.N_DATA, rng=np.random.default_rng(seed)), seed)

@@ -119,7 +119,7 @@ def vae_gradient(drawer: Drawer, rng: np.random.Generator) -> None:
     print(f"loss = recon + KL = {recon.item():.4f} + {kl.item():.4f} = {total.item():.4f}  (batch of 4)")
 
     mu, log_var = model.encode(x)
-    z = model.reparameterize(mu, log_var, eps=eps)
+    z = model.sample_posterior(mu, log_var, eps=eps)
     drawer.draw(z.sum(), "6_vae_reparameterization")
     print("z = mu + exp(log_var / 2) * eps: eps is a constant leaf (grey, (4, 2), into the Reparameterize node), "
           "so the gradient reaches mu and log_var (soft_clamp, which keeps log_var finite, adds no nodes: every "

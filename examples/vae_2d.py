@@ -5,7 +5,7 @@ Run from the repository root after ``pip install '.[plot]'``::
     python examples/vae_2d.py                     # default config, writes plot.png
     python examples/vae_2d.py --config notebook   # the origin notebook's model and training
 
-Configs (``tinygrad_vae.vae.training.PRESETS``):
+Configs (two of ``tinygrad_vae.vae.training.PRESETS``, the ones made for this data):
 
 * ``notebook``: the origin notebook: one hidden layer of 32 on each side, latent 2,
   weights normal * 0.1 and zero biases, squared-error loss (a Gaussian decoder with variance 1/2)
@@ -34,6 +34,7 @@ from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 from tinygrad_vae.vae.figures import plot_vae
 from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
 
+CONFIGS = ("default", "notebook")  # the presets for the notebook's 2-D data (the others are for images)
 N_DATA = 2000  # the notebook's training set
 N_SAMPLES = 2000  # samples drawn in the figure, saved and measured
 FRESH_DATA_SEED_OFFSET = 1_000_000  # fresh data for measuring comes from seed + this
@@ -57,7 +58,7 @@ def sample_quality(samples: np.ndarray, seed: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", choices=sorted(PRESETS), default="default", help="model and training preset")
+    parser.add_argument("--config", choices=CONFIGS, default="default", help="model and training preset")
     parser.add_argument("--seed", type=int, default=0, help="seed of the one generator behind data, weights and noise")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     parser.add_argument("--out", default="plot.png", help="where to write the figure (PNG)")

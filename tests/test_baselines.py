@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, squared_error
+from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, per_example_squared_error
 
 
 def test_bernoulli_fit_by_hand() -> None:
@@ -79,5 +79,15 @@ def test_pca_bad_input() -> None:
         PCA(4).fit(np.zeros((3, 5)))
     with pytest.raises(RuntimeError, match="PCA.transform: call fit first"):
         PCA(1).transform(np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"squared_error: shapes differ: \(2, 3\) and \(2, 2\)"):
-        squared_error(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="PCA: n_components must be a positive int, got True"):
+        PCA(True)
+    with pytest.raises(ValueError, match=r"per_example_squared_error: shapes differ: \(2, 3\) and \(2, 2\)"):
+        per_example_squared_error(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_per_example_squared_error_sums_each_row() -> None:
+    x = np.array([[1.0, 2.0], [0.0, 0.0]], dtype=np.float32)
+    x_hat = np.array([[0.0, 4.0], [3.0, 0.0]])
+    error = per_example_squared_error(x, x_hat)
+    np.testing.assert_array_equal(error, [1.0 + 4.0, 9.0])
+    assert error.dtype == np.float64

@@ -1,4 +1,4 @@
-"""The command line, run in-process through ``main([...])`` (plus one real subprocess), and the image figures.
+"""The command line, run in-process through ``main([...])`` (plus one real subprocess).
 
 Runs are kept tiny (a few epochs of a narrow model) so the whole file takes seconds.
 """
@@ -20,7 +20,6 @@ import pytest
 import tinygrad_vae
 from tinygrad_vae import serialization
 from tinygrad_vae.vae import cli
-from tinygrad_vae.vae import image_figures as image_plots
 from tinygrad_vae.vae.datasets import load_dataset
 from tinygrad_vae.vae.training import Trainer
 
@@ -386,46 +385,3 @@ def test_checkpoint_from_a_different_architecture(tmp_path: Path, digits_run: Pa
                           r"--dataset cannot be combined with --resume")
     assert_one_line_error(run("train", "--resume", digits_run, "--binarize"), 1,
                           r"--binarize cannot be combined with --resume: the run folder names its data")
-
-
-# --------------------------------------------------------------------------
-# image figures
-# --------------------------------------------------------------------------
-
-
-def test_image_grid_layout() -> None:
-    images = np.arange(3 * 4, dtype=np.float64).reshape(3, 4) / 10  # three 2x2 images
-    mosaic = image_plots.image_grid(images, (2, 2), ncols=2, pad=1, pad_value=-1.0)
-    expected = np.array(
-        [
-            [0.0, 0.1, -1, 0.4, 0.5],
-            [0.2, 0.3, -1, 0.6, 0.7],
-            [-1, -1, -1, -1, -1],
-            [0.8, 0.9, -1, -1, -1],
-            [1.0, 1.1, -1, -1, -1],
-        ]
-    )
-    np.testing.assert_array_equal(mosaic, expected)
-    with pytest.raises(ValueError, match=r"image_grid: expected images of shape \(n, 64\) for image shape \(8, 8\), got \(3, 63\)"):
-        image_plots.image_grid(np.zeros((3, 63)), (8, 8), ncols=2)
-
-
-def test_latent_grid_orientation() -> None:
-    z = image_plots.latent_grid(3, span=1.0)
-    # row-major like the mosaic: the top-left tile is (z1, z2) = (-1, +1), the bottom-right (+1, -1)
-    np.testing.assert_array_equal(z[0], [-1.0, 1.0])
-    np.testing.assert_array_equal(z[2], [1.0, 1.0])
-    np.testing.assert_array_equal(z[8], [1.0, -1.0])
-    with pytest.raises(ValueError, match="latent_grid: n must be >= 2, got 1"):
-        image_plots.latent_grid(1)
-
-
-def test_figure_input_errors(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"plot_reconstructions: images \(2, 4\) and reconstructions \(3, 4\) differ"):
-        image_plots.plot_reconstructions(np.zeros((2, 4)), np.zeros((3, 4)), (2, 2), tmp_path / "x.png")
-    with pytest.raises(ValueError, match=r"plot_manifold: expected n\*n decoded images \(n >= 2\) from latent_grid\(n\), got 15"):
-        image_plots.plot_manifold(np.zeros((15, 4)), (2, 2), tmp_path / "x.png")
-    with pytest.raises(ValueError, match=r"plot_latent_means: expected means of shape \(n, >=2\) and n labels, got \(5, 1\)"):
-        image_plots.plot_latent_means(np.zeros((5, 1)), np.zeros(5), tmp_path / "x.png")
-    with pytest.raises(ValueError, match=r"plot_points: expected points of shape \(n, 2\), got \(4, 3\)"):
-        image_plots.plot_points(np.zeros((4, 3)), tmp_path / "x.png", "t")

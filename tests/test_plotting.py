@@ -1,4 +1,5 @@
-"""Tests of the notebook figure: six panels with the notebook's titles and labels, the data they show, the PNG."""
+"""Tests of the figures: the notebook's six panels (titles, labels, the data they show, the PNG), the image
+figures' layout and input checks, and the figures of a run folder."""
 
 import builtins
 import subprocess
@@ -7,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_vae.vae.figures import latent_grid, notebook_figure, plot_vae
+from tinygrad_vae.vae import figures
+from tinygrad_vae.vae.datasets import Dataset
+from tinygrad_vae.vae.figures import draw_run_figures, notebook_figure, notebook_latent_grid, plot_vae
 from tinygrad_vae.vae.training import Trainer
 from tinygrad_vae.vae.model import VAE
 
@@ -21,8 +24,8 @@ LABELS = [
 ]
 
 
-def test_latent_grid_is_the_notebooks_20_by_20_grid():
-    grid = latent_grid()
+def test_notebook_latent_grid_is_the_notebooks_20_by_20_grid():
+    grid = notebook_latent_grid()
     assert grid.shape == (400, 2)
     np.testing.assert_allclose(grid[:3], [[-3.0, -3.0], [-3.0 + 6 / 19, -3.0], [-3.0 + 12 / 19, -3.0]])
     np.testing.assert_allclose(grid[-1], [3.0, 3.0])
@@ -55,8 +58,8 @@ def test_figure_has_the_notebooks_panels_and_shows_the_given_arrays(tmp_path):
     np.testing.assert_allclose(axes[1, 1].collections[0].get_offsets(), samples)
     assert axes[1, 0].collections[0].get_offsets().shape == (50, 2)
     grid = axes[1, 2].collections[0]
-    np.testing.assert_allclose(grid.get_offsets(), model.decode(latent_grid()).data, rtol=1e-6)
-    np.testing.assert_allclose(grid.get_array(), np.linalg.norm(latent_grid(), axis=1))
+    np.testing.assert_allclose(grid.get_offsets(), model.decode(notebook_latent_grid()).data, rtol=1e-6)
+    np.testing.assert_allclose(grid.get_array(), np.linalg.norm(notebook_latent_grid(), axis=1))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -121,3 +124,98 @@ def test_a_huge_first_epoch_does_not_flatten_the_loss_curves():
     assert high < 10 and low < -1.5  # fitted to the later epochs, the 200 runs off the top
     low, high = _loss_axis_limits(settled)
     assert low <= -2 + np.exp(-99 / 20) and high >= 4.0  # no spike: every value stays in view
+
+
+# --------------------------------------------------------------------------
+# image figures
+# --------------------------------------------------------------------------
+
+
+def test_image_grid_layout():
+    images = np.arange(3 * 4, dtype=np.float64).reshape(3, 4) / 10  # three 2x2 images
+    mosaic = figures.image_grid(images, (2, 2), ncols=2, pad=1, pad_value=-1.0)
+    expected = np.array(
+        [
+            [0.0, 0.1, -1, 0.4, 0.5],
+            [0.2, 0.3, -1, 0.6, 0.7],
+            [-1, -1, -1, -1, -1],
+            [0.8, 0.9, -1, -1, -1],
+            [1.0, 1.1, -1, -1, -1],
+        ]
+    )
+    np.testing.assert_array_equal(mosaic, expected)
+    with pytest.raises(ValueError, match=r"image_grid: expected images of shape \(n, 64\) for image shape \(8, 8\), got \(3, 63\)"):
+        figures.image_grid(np.zeros((3, 63)), (8, 8), ncols=2)
+
+
+def test_manifold_grid_orientation():
+    z = figures.manifold_grid(3, span=1.0)
+    # row-major like the mosaic: the top-left tile is (z1, z2) = (-1, +1), the bottom-right (+1, -1)
+    np.testing.assert_array_equal(z[0], [-1.0, 1.0])
+    np.testing.assert_array_equal(z[2], [1.0, 1.0])
+    np.testing.assert_array_equal(z[8], [1.0, -1.0])
+    with pytest.raises(ValueError, match="manifold_grid: n must be an int >= 2, got 1"):
+        figures.manifold_grid(1)
+
+
+def test_figure_input_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"plot_reconstructions: images \(2, 4\) and reconstructions \(3, 4\) differ"):
+        figures.plot_reconstructions(np.zeros((2, 4)), np.zeros((3, 4)), (2, 2), tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"plot_manifold: expected n\*n decoded images \(n >= 2\) from manifold_grid\(n\), got 15"):
+        figures.plot_manifold(np.zeros((15, 4)), (2, 2), tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"plot_latent_means: expected means of shape \(n, >=2\) and n labels, got \(5, 1\)"):
+        figures.plot_latent_means(np.zeros((5, 1)), np.zeros(5), tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"plot_points: expected points of shape \(n, 2\), got \(4, 3\)"):
+        figures.plot_points(np.zeros((4, 3)), tmp_path / "x.png", "t")
+
+
+# --------------------------------------------------------------------------
+# the figures of a run
+# --------------------------------------------------------------------------
+
+
+def tiny_images(n_train=12, n_test=6):
+    """A made-up image data set of 3x2 images with binary pixels and labels 0..2."""
+    rng = np.random.default_rng(0)
+
+    def pixels(n):
+        return (rng.random((n, 6)) < 0.5).astype(np.float32)
+
+    return Dataset("tiny", pixels(n_train), np.arange(n_train) % 3, pixels(n_test), np.arange(n_test) % 3, (3, 2))
+
+
+HISTORY = {"total": [3.0, 2.0], "recon": [2.5, 1.5], "kl": [0.5, 0.5], "test_total": [3.1, 2.1]}
+
+
+@pytest.mark.parametrize("latent_dim, names", [
+    (2, ["reconstructions.png", "samples.png", "losses.png", "manifold.png", "latent.png"]),
+    (3, ["reconstructions.png", "samples.png", "losses.png"]),  # no 2-D latent space: no manifold, no latent map
+])
+def test_run_figures_of_image_data(tmp_path, latent_dim, names):
+    model = VAE(6, hidden_dims=(4,), latent_dim=latent_dim, likelihood="bernoulli", rng=np.random.default_rng(1))
+    written = draw_run_figures(tmp_path, model, HISTORY, tiny_images())
+    assert written == [tmp_path / name for name in names]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("latent_dim, names", [(2, ["figure.png", "losses.png"]), (3, ["losses.png"])])
+def test_run_figures_of_2d_data(tmp_path, latent_dim, names):
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(20, 2))
+    data = Dataset("points", points, np.zeros(20), points[:5], np.zeros(5))
+    model = VAE(2, hidden_dims=(4,), latent_dim=latent_dim, rng=rng)
+    assert draw_run_figures(tmp_path, model, HISTORY, data) == [tmp_path / name for name in names]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+
+
+def test_run_figures_samples_come_from_the_given_generator(tmp_path):
+    """The same seed draws the same samples figure; the model's own generator is left alone."""
+    model = VAE(6, hidden_dims=(4,), latent_dim=3, likelihood="bernoulli", rng=np.random.default_rng(1))
+    before = model.rng.bit_generator.state
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        draw_run_figures(tmp_path / folder, model, HISTORY, tiny_images(), rng=np.random.default_rng(7))
+    assert model.rng.bit_generator.state == before
+    assert (tmp_path / "a" / "samples.png").read_bytes() == (tmp_path / "b" / "samples.png").read_bytes()

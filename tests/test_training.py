@@ -1,14 +1,17 @@
 """Tests of the training loop: it learns, it reports, and a resumed run is bit-identical to an uninterrupted one."""
 
+import io
 import os
+import re
 
 import numpy as np
 import pytest
 
 from tinygrad_vae import serialization
 from tinygrad_vae.data import gaussian_mixture
-from tinygrad_vae.vae.training import PRESETS, Trainer, progress_line, trainer_from_preset
+from tinygrad_vae.vae.datasets import DATASETS
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, ProgressPrinter, Trainer, trainer_from_preset
 
 
 def small_trainer(seed: int = 0, optimizer: str = "adam", **model_kwargs) -> Trainer:
@@ -98,8 +101,54 @@ def test_progress_lines_and_callback(capsys):
         f"Epoch {e}/4, Loss: {h['total'][e - 1]:.4f}, Recon: {h['recon'][e - 1]:.4f}, KL: {h['kl'][e - 1]:.4f}"
         for e in (2, 4)
     ]
-    assert progress_line(100, 500, {"total": 2.51634, "recon": 1.5, "kl": 1.01634}) == \
+    assert ProgressPrinter(500).line(100, {"total": 2.51634, "recon": 1.5, "kl": 1.01634}) == \
         "Epoch 100/500, Loss: 2.5163, Recon: 1.5000, KL: 1.0163"
+
+
+def test_fit_reports_the_last_epoch_too(capsys):
+    trainer = small_trainer()
+    trainer.fit(gaussian_mixture(64, rng=np.random.default_rng(3)), 5, log_every=2)
+    assert [line.split(",")[0] for line in capsys.readouterr().out.splitlines()] == \
+        ["Epoch 2/5", "Epoch 4/5", "Epoch 5/5"]
+
+
+RECORD = {"total": 31.4, "recon": 25.1, "kl": 6.3}
+
+
+def test_timed_progress_line_has_the_test_loss_the_throughput_and_the_time_left(monkeypatch):
+    clock = iter([100.0, 100.0, 102.0, 104.0])  # made, epoch 11 starts, epoch 11 ends, the line is printed
+    monkeypatch.setattr("tinygrad_vae.vae.training.time.perf_counter", lambda: next(clock))
+    printer = ProgressPrinter(200, timed=True, examples_per_epoch=8420, first_epoch=10)
+    printer.start_epoch()
+    printer.end_epoch()
+    # 8420 examples in 2 s; 4 s for the 1 epoch since epoch 10, so 189 epochs left take 756 s
+    assert printer.line(11, RECORD, test_loss=30.9) == \
+        "epoch  11/200  loss 31.4000 (recon 25.1000, kl 6.3000)  test 30.9000  4,210 ex/s  left 0:12:36"
+
+
+def test_progress_every_n_epochs_and_in_place():
+    out = io.StringIO()
+
+    def to_out(*args, **kwargs):
+        print(*args, **kwargs, file=out)
+
+    printer = ProgressPrinter(5, every=2, timed=True, print_fn=to_out)
+    for epoch in range(1, 6):
+        printer(epoch, RECORD)
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == ["2/5", "4/5", "5/5"]
+
+    out = io.StringIO()
+    printer = ProgressPrinter(3, timed=True, in_place=True, print_fn=to_out)
+    printer(1, RECORD)
+    assert out.getvalue().startswith("\repoch 1/3") and "\n" not in out.getvalue()
+    printer.end_line()  # a run stopped early ends the open line once
+    printer.end_line()
+    assert out.getvalue().count("\n") == 1
+    printer(2, RECORD)
+    printer(3, RECORD)
+    assert re.findall(r"\repoch (\d)/3", out.getvalue()) == ["1", "2", "3"] and out.getvalue().endswith("\n")
+    printer.end_line()  # after the last epoch the line is already ended
+    assert out.getvalue().count("\n") == 2
 
 
 def test_fit_continues_to_the_total_number_of_epochs():
@@ -142,12 +191,24 @@ def test_presets():
         trainer_from_preset("fast")
 
 
+def test_every_data_set_has_a_preset_that_builds():
+    assert set(DATASET_PRESETS) == set(DATASETS) and DATASET_PRESETS["mixture"] == "notebook"
+    digits = trainer_from_preset(DATASET_PRESETS["digits"], input_dim=64, rng=np.random.default_rng(0))
+    assert digits.model.likelihood == "bernoulli" and digits.model.hidden_dims == (128,)
+    assert (digits.optimizer_name, digits.lr, digits.batch_size) == ("adam", 1e-3, 64)
+    assert PRESETS["mnist"]["model"]["hidden_dims"] == (256,) and PRESETS["mnist"]["epochs"] == 20
+
+
 def test_bad_arguments_raise_clear_errors(tmp_path):
     model = VAE(2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"Trainer: optimizer must be one of \['adam', 'adamw', 'sgd'\], got 'rmsprop'"):
         Trainer(model, optimizer="rmsprop")
     with pytest.raises(ValueError, match=r"Trainer: batch_size must be a positive int, got 0"):
         Trainer(model, batch_size=0)
+    with pytest.raises(ValueError, match=r"Trainer: batch_size must be a positive int, got True"):
+        Trainer(model, batch_size=True)
+    with pytest.raises(TypeError, match=r"Trainer: rng must be a numpy.random.Generator or None, got int"):
+        Trainer(model, rng=0)
     trainer = Trainer(model)
     with pytest.raises(ValueError, match=r"Trainer.fit: expected data of shape \(n, 2\) with n >= 1, got \(10, 3\)"):
         trainer.fit(np.zeros((10, 3)), 1)
@@ -155,6 +216,10 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         trainer.fit(np.zeros((10, 2)), 1, checkpoint_every=1)
     with pytest.raises(ValueError, match=r"Trainer.fit: epochs must be a non-negative int, got -1"):
         trainer.fit(np.zeros((10, 2)), -1)
+    with pytest.raises(ValueError, match=r"Trainer.fit: log_every must be a positive int or None, got 0"):
+        trainer.fit(np.zeros((10, 2)), 1, log_every=0)
+    with pytest.raises(ValueError, match=r"Trainer.fit: checkpoint_every must be a positive int or None, got 1.5"):
+        trainer.fit(np.zeros((10, 2)), 1, checkpoint_every=1.5, checkpoint_path=tmp_path / "c.npz")
     path = tmp_path / "model_only.npz"
     serialization.save(model, path)
     with pytest.raises(KeyError, match=r"Trainer.from_checkpoint: .*model_only.npz has no 'config'"):

@@ -349,9 +349,9 @@ def test_bad_arguments_raise_clear_errors():
         VAE(2, likelihood="bernoulli", learn_decoder_variance=True)
     with pytest.raises(ValueError, match=r"VAE: the importance-weighted objective \(iw_samples=5\) needs beta=1"):
         VAE(2, iw_samples=5, beta=2.0)
-    with pytest.raises(ValueError, match=r"VAE.reparameterize: eps of shape \(3, 2\) does not end with mu's shape"):
+    with pytest.raises(ValueError, match=r"VAE.sample_posterior: eps of shape \(3, 2\) does not end with mu's shape"):
         mu, log_var = model.encode(np.zeros((4, 2)))
-        model.reparameterize(mu, log_var, eps=np.zeros((3, 2)))
+        model.sample_posterior(mu, log_var, eps=np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"VAE.log_likelihood: eps must have shape \(3, 4, 2\), got \(3, 4\)"):
         model.log_likelihood(np.zeros((4, 2)), k=3, eps=np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"VAE.log_likelihood: k must be a positive int, got 0"):
@@ -362,3 +362,22 @@ def test_bad_arguments_raise_clear_errors():
         VAE(2, prior="mixture", prior_components=0)
     with pytest.raises(TypeError, match=r"VAE: rng must be a numpy.random.Generator or None, got int"):
         VAE(2, rng=42)
+    with pytest.raises(ValueError, match=r"VAE: hidden_dims must be a tuple of positive ints .*, got \(8, True\)"):
+        VAE(2, hidden_dims=(8, True))
+    with pytest.raises(ValueError, match=r"VAE: iw_samples must be a positive int, got 0"):
+        VAE(2, iw_samples=0)
+    with pytest.raises(ValueError, match=r"VAE.sample: n must be a non-negative int, got -1"):
+        model.sample(-1)
+
+
+def test_sample_posterior_is_mu_plus_sigma_times_the_noise():
+    model = VAE(2, rng=np.random.default_rng(0), dtype=np.float64)
+    mu, log_var = model.encode(np.ones((4, 2)))
+    eps = np.random.default_rng(1).standard_normal((3, 4, 2))  # 3 samples per example
+    z = model.sample_posterior(mu, log_var, eps=eps)
+    np.testing.assert_allclose(z.data, mu.data + np.exp(log_var.data / 2) * eps, rtol=1e-15)
+    # Without eps the noise comes from rng: the same seed gives the same draw, and model.rng is left alone.
+    before = model.rng.bit_generator.state
+    first = model.sample_posterior(mu, log_var, rng=np.random.default_rng(2)).data
+    assert np.array_equal(first, model.sample_posterior(mu, log_var, rng=np.random.default_rng(2)).data)
+    assert model.rng.bit_generator.state == before

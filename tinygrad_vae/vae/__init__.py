@@ -1,13 +1,14 @@
 """The application: a variational autoencoder built from ``tinygrad_vae.nn``, and everything around it.
 
-    model.py          VAE (MLP encoder and decoder, Gaussian or Bernoulli decoder, mixture prior, IWAE)
-    training.py       Trainer, PRESETS: minibatch epochs, checkpoints, exact resume
-    datasets.py       the named data sets: mixture, digits, mnist
-    metrics.py        sample quality: mode coverage, MMD
-    baselines.py      models to compare with: independent pixels, PCA
-    figures.py        the notebook's 2x3 figure
-    image_figures.py  figures for image data
-    cli.py            the tinygrad-vae command line
+    model.py       VAE (MLP encoder and decoder, Gaussian or Bernoulli decoder, mixture prior, IWAE)
+    training.py    Trainer, PRESETS, ProgressPrinter: minibatch epochs, checkpoints, exact resume, presets
+    datasets.py    the named data sets: mixture, digits, mnist
+    metrics.py     sample quality: mode coverage, MMD
+    baselines.py   models to compare with: independent pixels, PCA
+    evaluation.py  ELBO, importance-weighted log-likelihood and squared error, with standard errors
+    figures.py     the notebook's 2x3 figure, figures for image data, a run's figures
+    runs.py        run folders: run.json, checkpoint, history; new and resumed runs
+    cli.py         the tinygrad-vae command line
 """
 
 from tinygrad_vae.vae.model import VAE, soft_clamp

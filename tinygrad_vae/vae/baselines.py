@@ -6,11 +6,15 @@
   about how pixels go together.
 - :class:`PCA`: the best linear reconstruction with ``k`` components, the
   yardstick for a VAE's reconstruction error at the same latent size.
+- :func:`per_example_squared_error`: the reconstruction error both PCA and
+  the VAE are measured by.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from tinygrad_vae.validation import check_int
 
 
 def _check_rows(x: np.ndarray, where: str, width: int | None = None) -> np.ndarray:
@@ -67,9 +71,7 @@ class PCA:
     """
 
     def __init__(self, n_components: int) -> None:
-        if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-            raise ValueError(f"PCA: n_components must be a positive int, got {n_components!r}")
-        self.n_components = int(n_components)
+        self.n_components = check_int(n_components, "n_components", "PCA")
         self.mean: np.ndarray | None = None
         self.components: np.ndarray | None = None  # (k, d), rows orthonormal
 
@@ -100,12 +102,15 @@ class PCA:
 
     def reconstruction_error(self, x: np.ndarray) -> np.ndarray:
         """Squared error sum_j (x_ij - x_hat_ij)^2 per row."""
-        return squared_error(x, self.inverse_transform(self.transform(x)))
+        return per_example_squared_error(x, self.inverse_transform(self.transform(x)))
 
 
-def squared_error(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    """Per-row squared reconstruction error sum_j (x_ij - x_hat_ij)^2 (the same measure for PCA and the VAE)."""
+def per_example_squared_error(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+    """Per-row squared reconstruction error sum_j (x_ij - x_hat_ij)^2 (the same measure for PCA and the VAE).
+
+    NumPy in, NumPy out, in float64; the op ``tinygrad_vae.ops.squared_error`` is its differentiable cousin.
+    """
     x, x_hat = np.asarray(x, dtype=np.float64), np.asarray(x_hat, dtype=np.float64)
     if x.shape != x_hat.shape:
-        raise ValueError(f"squared_error: shapes differ: {x.shape} and {x_hat.shape}")
+        raise ValueError(f"per_example_squared_error: shapes differ: {x.shape} and {x_hat.shape}")
     return ((x - x_hat) ** 2).sum(axis=1)

@@ -1,29 +1,69 @@
-"""The origin notebook's 2x3 figure of a VAE on 2-D data, panel for panel.
+"""The figures of a VAE: the origin notebook's 2x3 figure for 2-D data, image figures, and a run's figures.
 
-Panels (titles and axis labels as in the notebook):
+    notebook_figure, plot_vae     the notebook's six panels, for 2-D data and a 2-D latent space
+    plot_reconstructions, plot_samples, plot_manifold, plot_latent_means
+                                  image data (flattened rows, pixels in [0, 1])
+    plot_losses, plot_points      any data: the loss by epoch; a scatter of 2-D points
+    draw_run_figures              every figure that fits a model and its data set, into one folder
 
-    Training Loss Components | Original Data         | Latent Space Encoding (mu)
-    Reconstructed Data       | Generated Samples ... | Decoded Latent Grid (colored by ||z||)
+Two grids of latent points, for two different pictures:
 
-Needs matplotlib (the optional ``plot`` extra), imported only when a figure
-is drawn, through its object API on an Agg canvas: no window opens and the
-global pyplot state (and backend) of the caller is left alone.
+    notebook_latent_grid   the notebook's 20 x 20 grid over [-3, 3]^2, z1 varying fastest (the
+                           "Decoded Latent Grid" scatter panel)
+    manifold_grid          an n x n grid over the central 95% of the prior (+-1.96), in image order,
+                           z2 from top to bottom (the tiles of ``plot_manifold``)
+
+Needs matplotlib (the optional ``plot`` extra), imported only when a figure is
+drawn, through its object API on an Agg canvas: no window opens and the global
+pyplot state (and backend) of the caller is left alone.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_vae.core import no_grad
-from tinygrad_vae.vae.image_figures import new_figure  # Agg canvas; ImportError naming the extra
+from tinygrad_vae.validation import check_int
+from tinygrad_vae.vae.datasets import Dataset
 from tinygrad_vae.vae.model import VAE
 
+# Gaussian quantiles of 2.5% and 97.5%: the manifold grid covers the central 95% of the prior on each axis.
+MANIFOLD_SPAN = 1.96
+SHOWN_IMAGES = 64  # test images and samples in a run's image grids
+MANIFOLD_SIZE = 15  # a run's decoded latent grid has MANIFOLD_SIZE x MANIFOLD_SIZE images
 
-def latent_grid(n: int = 20, span: float = 3.0) -> np.ndarray:
+
+def new_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on an Agg canvas, or a clear error naming the extra."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "tinygrad_vae figures need matplotlib, which is not installed: it is the optional 'plot' extra: "
+            "pip install 'tinygrad_vae[plot]'"
+        ) from None
+    figure = Figure(figsize=(width, height), dpi=120)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Any, path: str | os.PathLike) -> None:
+    figure.savefig(path, bbox_inches="tight")
+
+
+# --------------------------------------------------------------------------
+# the notebook's figure
+# --------------------------------------------------------------------------
+
+
+def notebook_latent_grid(n: int = 20, span: float = 3.0) -> np.ndarray:
     """The notebook's n x n grid over [-span, span]^2 as rows (z1, z2), z1 varying fastest, shape (n*n, 2)."""
     axis = np.linspace(-span, span, n)
     z1, z2 = np.meshgrid(axis, axis)
@@ -111,14 +151,14 @@ def plot_vae(
     """The notebook's figure for a trained 2-D ``model``; written to ``path`` (PNG) when given.
 
     Latent means are mu(x) of the encoder, reconstructions decoder means at one z ~ q(z|x) (as the
-    notebook draws them), the grid is ``latent_grid()`` decoded. ``samples`` defaults to 2,000 decoder
+    notebook draws them), the grid is ``notebook_latent_grid()`` decoded. ``samples`` defaults to 2,000 decoder
     means at z ~ p(z). Draws come from ``rng`` (default ``model.rng``). Returns the Figure.
     """
     if model.input_dim != 2 or model.latent_dim != 2:
         raise ValueError(f"plot_vae: the notebook's figure needs 2-D data and a 2-D latent space, "
                          f"got input_dim={model.input_dim}, latent_dim={model.latent_dim}")
     rng = model.rng if rng is None else rng
-    grid_z = latent_grid()
+    grid_z = notebook_latent_grid()
     with no_grad():
         latent_means, grid_decoded = model.encode(data)[0].data, model.decode(grid_z).data
     figure = notebook_figure(
@@ -129,3 +169,209 @@ def plot_vae(
     if path is not None:
         figure.savefig(path, dpi=dpi, bbox_inches="tight")
     return figure
+
+
+# --------------------------------------------------------------------------
+# image data
+# --------------------------------------------------------------------------
+
+
+def image_grid(
+    images: np.ndarray, image_shape: tuple[int, int], ncols: int, pad: int = 1, pad_value: float = 0.25
+) -> np.ndarray:
+    """Tile flattened images row by row into one 2-D mosaic, with ``pad`` pixels of ``pad_value`` between tiles.
+
+    Missing tiles in the last row are left at ``pad_value``.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    height, width = image_shape
+    if images.ndim != 2 or images.shape[1] != height * width:
+        raise ValueError(
+            f"image_grid: expected images of shape (n, {height * width}) for image shape {image_shape}, got {images.shape}"
+        )
+    check_int(ncols, "ncols", "image_grid")
+    nrows = math.ceil(len(images) / ncols)
+    mosaic = np.full((nrows * (height + pad) - pad, ncols * (width + pad) - pad), pad_value)
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        top, left = r * (height + pad), c * (width + pad)
+        mosaic[top : top + height, left : left + width] = image.reshape(height, width)
+    return mosaic
+
+
+def _show_grid(ax: Any, mosaic: np.ndarray, title: str) -> None:
+    # Dark ink on white paper; the padding shows as thin light-grey lines between tiles.
+    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+def plot_reconstructions(
+    x: np.ndarray, x_hat: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, ncols: int = 8
+) -> None:
+    """Test images (left) beside their reconstructions (right), in the same grid positions."""
+    if np.shape(x) != np.shape(x_hat):
+        raise ValueError(f"plot_reconstructions: images {np.shape(x)} and reconstructions {np.shape(x_hat)} differ in shape")
+    figure = new_figure(10, 5.4)
+    left, right = figure.subplots(1, 2)
+    _show_grid(left, image_grid(x, image_shape, ncols), "test images")
+    _show_grid(right, image_grid(x_hat, image_shape, ncols), "reconstructions")
+    _save(figure, path)
+
+
+def plot_samples(samples: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, ncols: int = 8) -> None:
+    """A grid of sampled images (e.g. ``VAE.sample``: decoder means at z ~ p(z)), titled as samples from the prior."""
+    figure = new_figure(5.4, 5.4)
+    _show_grid(figure.subplots(), image_grid(samples, image_shape, ncols), "samples from the prior")
+    _save(figure, path)
+
+
+def manifold_grid(n: int, span: float = MANIFOLD_SPAN) -> np.ndarray:
+    """An n x n grid of 2-D latent points over [-span, span]^2 in row-major image order, shape (n*n, 2).
+
+    z1 grows from left to right and z2 from bottom to top, so the first row of the image holds the
+    largest z2, like the y axis of a plot.
+    """
+    check_int(n, "n", "manifold_grid", low=2)
+    values = np.linspace(-span, span, n)
+    z1, z2 = np.meshgrid(values, values[::-1])  # first image row = largest z2, like a plot's y axis
+    return np.column_stack([z1.ravel(), z2.ravel()])
+
+
+def plot_manifold(images: np.ndarray, image_shape: tuple[int, int], path: str | os.PathLike, span: float = MANIFOLD_SPAN) -> None:
+    """The decoded manifold: ``images`` decoded from ``manifold_grid(n, span)`` (n*n rows), tiled as that grid."""
+    n = math.isqrt(len(images))
+    if n < 2 or n * n != len(images):
+        raise ValueError(f"plot_manifold: expected n*n decoded images (n >= 2) from manifold_grid(n), "
+                         f"got {len(images)}")
+    height, width = image_shape
+    edge = span + span / (n - 1)  # half a grid step beyond the outer z values, so tile centres sit at their z
+    figure = new_figure(6, 6)
+    ax = figure.subplots()
+    ax.imshow(
+        image_grid(images, image_shape, n),
+        cmap="gray_r",
+        vmin=0.0,
+        vmax=1.0,
+        extent=(-edge, edge, -edge, edge),
+        interpolation="nearest",
+    )
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(f"decoded latent grid ({n} x {n}, {height}x{width} pixels each)")
+    _save(figure, path)
+
+
+def plot_latent_means(mu: np.ndarray, labels: np.ndarray, path: str | os.PathLike) -> None:
+    """Each test image's latent mean (first two latent dimensions), coloured by its label."""
+    mu, labels = np.asarray(mu), np.asarray(labels)
+    if mu.ndim != 2 or mu.shape[1] < 2 or len(labels) != len(mu):
+        raise ValueError(
+            f"plot_latent_means: expected means of shape (n, >=2) and n labels, got {mu.shape} and {labels.shape}"
+        )
+    figure = new_figure(6.4, 5.4)
+    ax = figure.subplots()
+    classes = np.unique(labels)
+    cmap = _colormap("tab10" if len(classes) <= 10 else "tab20")
+    for i, label in enumerate(classes):
+        chosen = labels == label
+        ax.scatter(mu[chosen, 0], mu[chosen, 1], s=8, alpha=0.8, color=cmap(i % cmap.N), label=str(label))
+    ax.legend(title="label", markerscale=2, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel("$\\mu_1$")
+    ax.set_ylabel("$\\mu_2$")
+    ax.set_title("latent means of the test set")
+    ax.grid(True, alpha=0.3)
+    ax.set_aspect("equal", adjustable="datalim")
+    _save(figure, path)
+
+
+def _colormap(name: str) -> Any:
+    from matplotlib import colormaps
+
+    return colormaps[name]
+
+
+# --------------------------------------------------------------------------
+# any data
+# --------------------------------------------------------------------------
+
+
+def plot_losses(history: Mapping[str, Sequence[float]], path: str | os.PathLike) -> None:
+    """Per-epoch training loss and its two terms, and the test loss where the history has ``test_total``."""
+    figure = new_figure(6.4, 4.2)
+    ax = figure.subplots()
+    epochs = np.arange(1, len(history["total"]) + 1)
+    for key, label in (("total", "train loss"), ("recon", "train reconstruction"), ("kl", "train KL")):
+        ax.plot(epochs, history[key], label=label, linewidth=1.5)
+    test = history.get("test_total", [])
+    if len(test):
+        ax.plot(epochs[: len(test)], test, label="test loss", linewidth=1.5, linestyle="--", color="black")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats per example")
+    ax.set_title("loss (negative ELBO) by epoch")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    _save(figure, path)
+
+
+def plot_points(points: np.ndarray, path: str | os.PathLike, title: str) -> None:
+    """A scatter plot of 2-D points (samples of a model of 2-D data)."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"plot_points: expected points of shape (n, 2), got {points.shape}")
+    figure = new_figure(5.4, 5.4)
+    ax = figure.subplots()
+    ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.5, color="tab:red")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.set_aspect("equal", adjustable="datalim")
+    _save(figure, path)
+
+
+# --------------------------------------------------------------------------
+# the figures of a run
+# --------------------------------------------------------------------------
+
+
+@no_grad()
+def draw_run_figures(
+    folder: str | os.PathLike,
+    model: VAE,
+    history: Mapping[str, Sequence[float]],
+    data: Dataset,
+    rng: np.random.Generator | None = None,
+) -> list[Path]:
+    """Draw every figure that fits ``model`` and ``data`` into ``folder``; returns the files written.
+
+    - 2-D data: ``figure.png`` (the notebook's, when the latent space is 2-D too) and ``losses.png``.
+    - images: ``reconstructions.png`` and ``samples.png`` (``SHOWN_IMAGES`` each), ``losses.png``, and
+      for a 2-D latent space ``manifold.png`` (``MANIFOLD_SIZE`` squared tiles) and ``latent.png``.
+
+    ``history`` holds the per-epoch ``total``, ``recon`` and ``kl``, and ``test_total`` where known.
+    Samples come from ``rng`` (default ``model.rng``). Raises ImportError, naming the ``plot`` extra,
+    without matplotlib.
+    """
+    folder = Path(folder)
+    rng = model.rng if rng is None else rng
+    names: list[str] = []
+    if data.image_shape is None:
+        if model.input_dim == 2 and model.latent_dim == 2:
+            plot_vae(model, data.x_train, history, folder / "figure.png", rng=rng)
+            names.append("figure.png")
+        plot_losses(history, folder / "losses.png")
+        names.append("losses.png")
+        return [folder / name for name in names]
+    shown = data.x_test[:SHOWN_IMAGES]
+    # Reconstructions at z = mu(x), the model's best guess, without the noise of a sample.
+    reconstructions = model.decode(model.encode(shown)[0]).data
+    plot_reconstructions(shown, reconstructions, data.image_shape, folder / "reconstructions.png")
+    plot_samples(model.sample(SHOWN_IMAGES, rng=rng), data.image_shape, folder / "samples.png")
+    plot_losses(history, folder / "losses.png")
+    names += ["reconstructions.png", "samples.png", "losses.png"]
+    if model.latent_dim == 2:
+        plot_manifold(model.decode(manifold_grid(MANIFOLD_SIZE)).data, data.image_shape, folder / "manifold.png")
+        plot_latent_means(model.encode(data.x_test)[0].data, data.y_test, folder / "latent.png")
+        names += ["manifold.png", "latent.png"]
+    return [folder / name for name in names]

@@ -53,6 +53,7 @@ import numpy as np
 from tinygrad_vae.core import Tensor, get_default_dtype, no_grad
 from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error, where
+from tinygrad_vae.validation import check_generator, check_int, is_int
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 PRIORS = ("standard", "mixture")
@@ -85,24 +86,13 @@ def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.
     return layers
 
 
-def _is_size(value: Any) -> bool:
-    """A positive int (not a bool): a layer width, a dimension, a number of samples or components."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-
-
-def _check_dim(value: Any, name: str) -> int:
-    if not _is_size(value):
-        raise ValueError(f"VAE: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _check_dims(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
-    """Layer widths as a tuple of ints; a single int stands for one layer."""
-    dims = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
-    if (not dims and not allow_empty) or not all(_is_size(d) for d in dims):
+def _check_widths(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
+    """Hidden layer widths as a tuple of positive ints; a single int stands for one layer."""
+    widths = (value,) if is_int(value) else tuple(value)
+    if (not widths and not allow_empty) or not all(is_int(width) and width >= 1 for width in widths):
         raise ValueError(f"VAE: {name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, "
                          f"got {value!r}")
-    return tuple(int(d) for d in dims)
+    return tuple(int(width) for width in widths)
 
 
 class VAE(Module):
@@ -147,10 +137,10 @@ class VAE(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        input_dim, latent_dim = _check_dim(input_dim, "input_dim"), _check_dim(latent_dim, "latent_dim")
-        hidden_dims = _check_dims(hidden_dims, "hidden_dims", allow_empty=False)
+        input_dim, latent_dim = check_int(input_dim, "input_dim", "VAE"), check_int(latent_dim, "latent_dim", "VAE")
+        hidden_dims = _check_widths(hidden_dims, "hidden_dims", allow_empty=False)
         decoder_hidden_dims = (tuple(reversed(hidden_dims)) if decoder_hidden_dims is None
-                               else _check_dims(decoder_hidden_dims, "decoder_hidden_dims", allow_empty=True))
+                               else _check_widths(decoder_hidden_dims, "decoder_hidden_dims", allow_empty=True))
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if prior not in PRIORS:
@@ -159,24 +149,21 @@ class VAE(Module):
             raise ValueError("VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'")
         if not decoder_variance > 0:
             raise ValueError(f"VAE: decoder_variance must be positive, got {decoder_variance!r}")
-        if not _is_size(iw_samples):
-            raise ValueError(f"VAE: iw_samples must be a positive int, got {iw_samples!r}")
+        iw_samples = check_int(iw_samples, "iw_samples", "VAE")
         if iw_samples > 1 and beta != 1.0:
             raise ValueError(f"VAE: the importance-weighted objective (iw_samples={iw_samples}) needs beta=1, "
                              f"got beta={beta}")
-        if prior == "mixture" and not _is_size(prior_components):
-            raise ValueError(f"VAE: prior_components must be a positive int, got {prior_components!r}")
+        if prior == "mixture":
+            check_int(prior_components, "prior_components", "VAE")
         if not beta >= 0:
             raise ValueError(f"VAE: beta must be non-negative, got {beta}")
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise TypeError(f"VAE: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-        self.rng = np.random.default_rng() if rng is None else rng
+        self.rng = check_generator(rng, "VAE")
         self.dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         self.input_dim, self.latent_dim, self.hidden_dims = input_dim, latent_dim, hidden_dims
         self.decoder_hidden_dims = decoder_hidden_dims
         self.likelihood, self.beta, self.prior = likelihood, float(beta), prior
         self.decoder_variance, self.learn_decoder_variance = float(decoder_variance), bool(learn_decoder_variance)
-        self.iw_samples = int(iw_samples)
+        self.iw_samples = iw_samples
         self.prior_components, self.init, self.scale = int(prior_components), init, float(scale)
 
         # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder.
@@ -226,16 +213,18 @@ class VAE(Module):
     def _draw_normal(self, shape: tuple[int, ...], rng: np.random.Generator | None) -> Tensor:
         return Tensor((self.rng if rng is None else rng).standard_normal(shape, dtype=self.dtype))
 
-    def reparameterize(
+    def sample_posterior(
         self, mu: Tensor, log_var: Tensor, eps: Any = None, rng: np.random.Generator | None = None
     ) -> Tensor:
-        """z = mu + exp(log_var / 2) * eps, with eps ~ N(0, I) drawn from ``rng`` (default ``self.rng``) unless given.
+        """A draw z ~ q(z | x) = N(mu, diag(exp(log_var))) that gradients flow through (the op ``reparameterize``):
+
+            z = mu + exp(log_var / 2) * eps,   eps ~ N(0, I) from ``rng`` (default ``self.rng``) unless given.
 
         ``eps`` may have leading sample axes, e.g. (k, batch, latent_dim) for k samples per example.
         """
         eps = self._draw_normal(mu.shape, rng) if eps is None else Tensor(np.asarray(eps, dtype=self.dtype))
         if eps.shape[-mu.ndim:] != mu.shape:
-            raise ValueError(f"VAE.reparameterize: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
+            raise ValueError(f"VAE.sample_posterior: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
         return reparameterize(mu, log_var, eps)
 
     def decode(self, z: Any) -> Tensor:
@@ -251,7 +240,7 @@ class VAE(Module):
         ``decoder_output`` is the mean of p(x|z) for a Gaussian decoder and the logits for a Bernoulli one.
         """
         mu, log_var = self.encode(x)
-        z = self.reparameterize(mu, log_var, eps, rng)
+        z = self.sample_posterior(mu, log_var, eps, rng)
         return self.decoder(z), mu, log_var, z
 
     # ---- densities (per example, summed over dimensions) ---------------------------------
@@ -303,7 +292,7 @@ class VAE(Module):
         mu, log_var = self.encode(x)
         if eps is None:
             eps = self._draw_normal((k, *mu.shape), rng)
-        z = self.reparameterize(mu, log_var, eps)
+        z = self.sample_posterior(mu, log_var, eps)
         recon = self._recon_error(x, self.decoder(z))
         log_ratio = self.log_prior(z) - self._log_posterior(z, mu, log_var)
         return -(recon + self.recon_constant) + log_ratio, recon, -log_ratio
@@ -348,9 +337,8 @@ class VAE(Module):
         with k towards log p(x) (Burda et al. 2016). ``eps`` of shape (k, n, latent_dim) fixes the noise.
         """
         x = self._input(x, "log_likelihood")
-        for name, value in (("k", k), ("batch_size", batch_size)):
-            if not _is_size(value):
-                raise ValueError(f"VAE.log_likelihood: {name} must be a positive int, got {value!r}")
+        k = check_int(k, "k", "VAE.log_likelihood")
+        batch_size = check_int(batch_size, "batch_size", "VAE.log_likelihood")
         if eps is not None and np.shape(eps) != (k, len(x), self.latent_dim):
             raise ValueError(f"VAE.log_likelihood: eps must have shape {(k, len(x), self.latent_dim)}, "
                              f"got {np.shape(eps)}")
@@ -378,8 +366,7 @@ class VAE(Module):
     def sample(self, n: int, rng: np.random.Generator | None = None, mean: bool = True) -> np.ndarray:
         """``n`` samples, shape (n, input_dim): z ~ p(z), then the decoder mean (``mean=True``, as the notebook
         draws them) or a draw x ~ p(x | z) (``mean=False``)."""
-        if not (isinstance(n, (int, np.integer)) and n >= 0):
-            raise ValueError(f"VAE.sample: n must be a non-negative int, got {n!r}")
+        n = check_int(n, "n", "VAE.sample", low=0)
         rng = self.rng if rng is None else rng
         means = self.decode(self.sample_prior(n, rng)).data
         return means if mean else self._draw_likelihood(means, rng)
@@ -396,4 +383,4 @@ class VAE(Module):
     def reconstruct(self, x: Any, eps: Any = None, rng: np.random.Generator | None = None) -> np.ndarray:
         """Decoder means at one sample z ~ q(z | x), shape (batch, input_dim), as the notebook's figure shows them."""
         mu, log_var = self.encode(x)
-        return self.decode(self.reparameterize(mu, log_var, eps, rng)).data
+        return self.decode(self.sample_posterior(mu, log_var, eps, rng)).data
