@@ -167,7 +167,7 @@ def _line_of(marker: str) -> int:
 def assert_names_op_and_line(message: str, start: str, marker: str, code: str) -> None:
     """The message starts with ``start`` and points at this file's line holding ``marker`` and ``code``."""
     assert message.startswith(start)
-    assert f"test_debug.py:{_line_of(marker)} in " in message
+    assert f"{Path(__file__).name}:{_line_of(marker)} in " in message
     assert code in message
 
 

@@ -2,8 +2,8 @@
 
 Each test states one behaviour a user relies on (most mirror PyTorch's),
 with values worked out by hand in the docstring or comment. Hooks and anomaly
-mode are tested in test_debug.py, ``gradients()`` leaving ``.grad`` alone in
-test_functional.py.
+mode are tested in test_instruments.py, ``gradients()`` leaving ``.grad`` alone in
+test_func.py.
 """
 
 from __future__ import annotations
