@@ -80,7 +80,7 @@ def init_params(rng: np.random.Generator, n_in: int, n_hidden: int, n_latent: in
 def notebook_loss_and_grads(p: Params, x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
     """The loss and the gradients with the array operations the origin notebook uses.
 
-    This is the issue's reference step (about 100 us at the 2-D shape on these machines):
+    This is the benchmark's baseline, the step every ratio divides by:
     ReLU as ``maximum(0, .)`` and its derivative as a 0/1 array, each loss term as the mean
     over the batch of a per-example sum, ``std`` recomputed in the backward pass, and the
     same products in the same order. One change: the 0/1 array takes the activations' dtype
@@ -117,7 +117,7 @@ def notebook_loss_and_grads(p: Params, x: np.ndarray, eps: np.ndarray) -> tuple[
 
 # --------------------------------------------------------------------------
 # The same step tuned by hand: fewer NumPy calls, in-place where it is safe. Not the
-# issue's baseline; a stricter comparison, to show what is left on the table.
+# baseline; a stricter comparison (the "vs tuned" column), to show what is left on the table.
 # --------------------------------------------------------------------------
 
 

@@ -244,4 +244,3 @@ def test_gradgradcheck_catches_a_rule_built_from_constants(rule: type[Function])
 def test_gradgradcheck_fast_mode_catches_it_too(rule: type[Function]) -> None:
     with pytest.raises(GradcheckError, match="random projection"):
         gradgradcheck(rule.apply, [X], fast_mode=True)
-

@@ -74,7 +74,6 @@ def log_sigmoid(x: Tensor) -> Tensor:
     return -SoftplusFn.apply(-x)
 
 
-
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x - logsumexp(x)): stable for any input scale."""
     return (x - LogSumExp.apply(x, axis=axis, keepdims=True)).exp()

@@ -182,8 +182,6 @@ class Cast(Op):
         return (Cast.apply(grad, dtype=a.dtype),)
 
 
-
-
 class Exp(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.exp(a)
