@@ -160,10 +160,38 @@ def test_gradients_does_not_touch_grad() -> None:
     assert y.grad is None
 
 
-def test_gradients_of_an_unused_input_is_zero() -> None:
+def test_gradients_of_an_unused_input_is_an_error_unless_allowed() -> None:
+    """As torch.autograd.grad: an error by default, None with allow_unused, zeros with materialize_grads."""
     x, unused = Tensor(X.copy(), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
-    _, g = gradients(cubic_sum(x), [x, unused])
+    with pytest.raises(ValueError, match=r"gradients: input 1 \(shape \(2,\)\) is not used to compute the output"):
+        gradients(cubic_sum(x), [x, unused])
+    gx, g = gradients(cubic_sum(x), [x, unused], allow_unused=True)
+    assert g is None
+    np.testing.assert_allclose(gx.data, 3 * X**2, rtol=1e-14)
+    _, g = gradients(cubic_sum(x), [x, unused], materialize_grads=True)
     np.testing.assert_array_equal(g.data, np.zeros(2))
+    with pytest.raises(ValueError, match="materialize_grads=True needs allow_unused"):
+        gradients(cubic_sum(x), [x, unused], allow_unused=False, materialize_grads=True)
+
+
+def test_gradients_of_a_constant_output() -> None:
+    x = Tensor(X.copy(), requires_grad=True)
+    with pytest.raises(ValueError, match="gradients: the output does not require grad"):
+        gradients(Tensor(np.array(1.0)), x)
+    assert gradients(Tensor(np.array(1.0)), x, allow_unused=True) == (None,)
+
+
+def test_gradients_of_a_single_tensor_is_a_one_tuple() -> None:
+    """torch.autograd.grad(y, x) with x a Tensor, not a list."""
+    x = Tensor(X.copy(), requires_grad=True)
+    (g,) = gradients(cubic_sum(x), x)
+    np.testing.assert_allclose(g.data, 3 * X**2, rtol=1e-14)
+
+
+def test_gradients_leaves_every_leaf_grad_alone() -> None:
+    x, w = Tensor(X.copy(), requires_grad=True), Tensor(np.full(X.shape, 2.0), requires_grad=True)
+    gradients(cubic_sum(x * w), x)
+    assert x.grad is None and w.grad is None
 
 
 def test_gradients_needs_inputs_that_require_grad() -> None:

@@ -1,17 +1,11 @@
-"""Every op of the engine, from one catalogue: forward against NumPy, first and second derivatives.
+"""The engine's first ops, from one catalogue: forward against NumPy, first and second derivatives.
 
 ``CATALOGUE`` lists each op with the NumPy function it must agree with and
 how to draw its inputs: shapes (broadcasting pairs for binary ops), values
-kept away from the op's kinks, poles and ties by construction (see
-``tinygrad_vae.testing``), and its parameters (axes, keepdims, exponents,
-indices). Hypothesis then drives four checks over the whole table:
-
-* the forward pass agrees with NumPy;
-* ``gradcheck``: every first derivative agrees with central differences;
-* ``gradgradcheck``: every gradient rule is itself correctly differentiable
-  (the piecewise-linear ops too: away from their kinks the second
-  derivative is 0, and the rule must give 0);
-* float32 inputs give float32 outputs and float32 gradients.
+kept away from the op's kinks, poles and ties by construction, and its
+parameters (axes, keepdims, exponents, indices). ``catalogue_properties``
+(in ``op_catalogue.py``) turns the table into the property tests: forward,
+first and second derivatives, float32 kept, and torch where installed.
 
 Below the catalogue: the documented conventions at non-differentiable points
 and the numerically delicate cases (|x| = 1000, huge and all -inf logsumexp).
@@ -21,22 +15,35 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from op_catalogue import (
+    SIDE,
+    Call,
+    OpCase,
+    Shape,
+    any_shape,
+    axis_choice,
+    binary,
+    catalogue_properties,
+    distinct,
+    kinks_at,
+    one_axis,
+    reduction_params,
+    separated_pair,
+    ternary,
+    unary,
+)
 
 from tinygrad_vae import (
     OpError,
     Tensor,
     affine,
     concatenate,
-    gradcheck,
-    gradgradcheck,
     log_sigmoid,
     log_softmax,
     matmul,
@@ -47,117 +54,15 @@ from tinygrad_vae import (
     where,
 )
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
-from tinygrad_vae.testing import (
-    arrays,
-    away_from,
-    away_from_zero,
-    broadcastable_shapes,
-    distinct_arrays,
-    positive_arrays,
-    shapes,
-)
-
-SIDE = 3  # longest axis drawn: the full Jacobians of gradgradcheck grow with the square of the size
-Shape = tuple[int, ...]
-Values = Callable[[Shape], st.SearchStrategy[np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Call:
-    """One drawn input: the differentiable arrays and the op's other parameters."""
-
-    arrays: tuple[np.ndarray, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OpCase:
-    """A row of the catalogue.
-
-    ``fn(*tensors, **params)`` runs the op on Tensors, ``reference(*arrays,
-    **params)`` is an independent NumPy formula for its forward value, and
-    ``inputs`` draws a ``Call`` from a domain where the op is smooth.
-    """
-
-    name: str
-    fn: Callable[..., Tensor]
-    reference: Callable[..., Any]
-    inputs: st.SearchStrategy[Call]
-    keeps_dtype: bool = True  # False only for astype, whose job is to change it
-
+from tinygrad_vae.testing import arrays, away_from_zero, broadcastable_shapes, positive_arrays, shapes
 
 # --------------------------------------------------------------------------
 # input strategies
 # --------------------------------------------------------------------------
 
 
-def any_shape(min_dims: int = 0, min_side: int = 1) -> st.SearchStrategy[Shape]:
-    return shapes(min_dims=min_dims, max_dims=3, min_side=min_side, max_side=SIDE)
-
-
-def no_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
-    return st.just({})
-
-
-@st.composite
-def unary(
-    draw: Callable,
-    values: Values = arrays,
-    shape: st.SearchStrategy[Shape] | None = None,
-    params: Callable[[Shape], st.SearchStrategy[dict[str, Any]]] = no_params,
-) -> Call:
-    """One array of a drawn shape; ``params`` may depend on the shape (axes, indices)."""
-    s = draw(shape if shape is not None else any_shape())
-    return Call((draw(values(s)),), draw(params(s)))
-
-
-@st.composite
-def binary(draw: Callable, left: Values = arrays, right: Values = arrays) -> Call:
-    """Two arrays whose shapes broadcast together (size-1 and missing leading axes included)."""
-    sa, sb = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))
-    return Call((draw(left(sa)), draw(right(sb))))
-
-
-@st.composite
-def separated_pair(draw: Callable) -> Call:
-    """Two broadcastable arrays with no element of one equal (or close) to any element of the other."""
-    sa, sb = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))
-    flat = draw(distinct_arrays((int(np.prod(sa)) + int(np.prod(sb)),)))
-    return Call((flat[: int(np.prod(sa))].reshape(sa), flat[int(np.prod(sa)):].reshape(sb)))
-
-
-@st.composite
-def axis_choice(draw: Callable, ndim: int) -> int | tuple[int, ...] | None:
-    """None, one axis (maybe negative) or a tuple of distinct axes."""
-    if ndim == 0:
-        return None
-    kind = draw(st.sampled_from(["all", "int", "tuple"]))
-    if kind == "all":
-        return None
-    if kind == "int":
-        return draw(st.integers(-ndim, ndim - 1))
-    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
-    return tuple(a - ndim if draw(st.booleans()) else a for a in axes)
-
-
-def reduction_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"axis": axis_choice(len(shape)), "keepdims": st.booleans()})
-
-
-def one_axis(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"axis": st.integers(-len(shape), len(shape) - 1)})
-
-
 def exponents(*values: float) -> Callable[[Shape], st.SearchStrategy[dict[str, Any]]]:
     return lambda shape: st.fixed_dictionaries({"exponent": st.sampled_from(values)})
-
-
-def distinct(shape: Shape) -> st.SearchStrategy[np.ndarray]:
-    return distinct_arrays(shape)
-
-
-def kinks_at(*points: float) -> Values:
-    return lambda shape: away_from(shape, points)
 
 
 @st.composite
@@ -181,12 +86,6 @@ def transposed_matmul_inputs(draw: Callable, dims: int) -> Call:
 
 def np_transposed_matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool, transpose_b: bool) -> np.ndarray:
     return np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a, np.swapaxes(b, -1, -2) if transpose_b else b)
-
-
-@st.composite
-def ternary(draw: Callable) -> Call:
-    """Three arrays whose shapes broadcast together."""
-    return Call(tuple(draw(arrays(s)) for s in draw(broadcastable_shapes(n=3, max_dims=3, max_side=SIDE))))
 
 
 @st.composite
@@ -448,69 +347,8 @@ CATALOGUE: list[OpCase] = [
 ]
 
 
-def _by_name() -> list[Any]:
-    return [pytest.param(case, id=case.name) for case in CATALOGUE]
-
-
-def _tensors(call: Call, dtype: Any = np.float64) -> list[Tensor]:
-    return [Tensor(a.astype(dtype), requires_grad=True) for a in call.arrays]
-
-
-def _bound(case: OpCase, call: Call) -> Callable[..., Tensor]:
-    return lambda *tensors: case.fn(*tensors, **call.params)
-
-
-# --------------------------------------------------------------------------
-# the properties, over the whole catalogue
-# --------------------------------------------------------------------------
-
-
-def test_catalogue_names_are_unique() -> None:
-    names = [case.name for case in CATALOGUE]
-    assert len(names) == len(set(names))
-
-
-@pytest.mark.parametrize("case", _by_name())
-@given(data=st.data())
-def test_forward_matches_numpy(case: OpCase, data: st.DataObject) -> None:
-    call = data.draw(case.inputs, label="inputs")
-    out = case.fn(*_tensors(call), **call.params)
-    expected = np.asarray(case.reference(*call.arrays, **call.params))
-    assert out.shape == expected.shape
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("case", _by_name())
-@given(data=st.data())
-def test_first_derivatives(case: OpCase, data: st.DataObject) -> None:
-    call = data.draw(case.inputs, label="inputs")
-    assert gradcheck(_bound(case, call), call.arrays)
-
-
-@pytest.mark.parametrize("case", _by_name())
-@given(data=st.data())
-def test_second_derivatives(case: OpCase, data: st.DataObject) -> None:
-    call = data.draw(case.inputs, label="inputs")
-    assert gradgradcheck(_bound(case, call), call.arrays)
-
-
-@pytest.mark.parametrize("case", _by_name())
-@given(data=st.data())
-def test_float32_stays_float32(case: OpCase, data: st.DataObject) -> None:
-    """Outputs and gradients keep float32, and agree with the float64 computation to float32 precision."""
-    call = data.draw(case.inputs, label="inputs")
-    xs32, xs64 = _tensors(call, np.float32), _tensors(call)
-    out32, out64 = case.fn(*xs32, **call.params), case.fn(*xs64, **call.params)
-    seed = data.draw(arrays(out64.shape), label="output gradient")
-    out32.backward(seed.astype(out32.dtype))
-    out64.backward(seed)
-    if case.keeps_dtype:
-        assert out32.dtype == np.float32
-    np.testing.assert_allclose(out32.data, out64.data, rtol=1e-5, atol=1e-5)
-    for x32, x64 in zip(xs32, xs64):
-        assert x32.grad.dtype == np.float32
-        np.testing.assert_allclose(x32.grad.data, x64.grad.data, rtol=1e-4, atol=1e-4)
+(test_forward_matches_numpy, test_first_derivatives, test_second_derivatives,
+ test_float32_stays_float32, test_matches_torch) = catalogue_properties(CATALOGUE)
 
 
 # --------------------------------------------------------------------------

@@ -35,26 +35,15 @@ from tinygrad_vae.core import (
 from tinygrad_vae.func import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from tinygrad_vae.instruments import AnomalyError, detect_anomaly, trace_backward
 from tinygrad_vae.nn import init, serialization
-from tinygrad_vae.ops import (
-    affine,
-    concatenate,
-    gaussian_kl,
-    log_sigmoid,
-    log_softmax,
-    matmul,
-    maximum,
-    minimum,
-    reparameterize,
-    softmax,
-    squared_error,
-    stack,
-    tensor,
-    unbroadcast,
-    where,
-)
+from tinygrad_vae import ops
+from tinygrad_vae.ops import unbroadcast
 from tinygrad_vae.testing import GradcheckError, gradcheck, gradgradcheck
 
 __version__ = "0.1.0"
+
+# Every op's functional form at the top level, as torch and NumPy have theirs: tinygrad_vae.exp(x),
+# tinygrad_vae.einsum(...). The names are listed once, in each ops module's __all__.
+globals().update({name: getattr(ops, name) for name in ops.FUNCTIONS})
 
 # The application's names, imported on first use (PEP 562), so that the engine alone loads fast.
 _APPLICATION = {
@@ -77,21 +66,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "PRESETS",
-    "VAE",
     "AnomalyError",
     "Function",
     "GradcheckError",
     "OpError",
+    "PRESETS",
     "Tensor",
     "Trainer",
-    "affine",
-    "concatenate",
+    "VAE",
     "data",
     "detect_anomaly",
     "enable_grad",
     "func",
-    "gaussian_kl",
     "get_default_dtype",
     "grad",
     "gradcheck",
@@ -103,27 +89,18 @@ __all__ = [
     "is_grad_enabled",
     "jacobian",
     "jvp",
-    "log_sigmoid",
-    "log_softmax",
-    "matmul",
-    "maximum",
     "metrics",
-    "minimum",
     "nn",
     "no_grad",
+    "ops",
     "optim",
-    "reparameterize",
     "serialization",
     "set_default_dtype",
     "set_grad_enabled",
-    "softmax",
-    "squared_error",
-    "stack",
-    "tensor",
     "trace_backward",
     "trainer_from_preset",
     "unbroadcast",
     "value_and_grad",
     "vjp",
-    "where",
+    *ops.FUNCTIONS,
 ]

@@ -116,7 +116,7 @@ def _value_and_grad(
             raise TypeError(f"{where}: f must return a Tensor with one element, got shape {value.shape}; "
                             f"use jacobian for vector outputs")
         with enable_grad():
-            grads = gradients(value, inputs, create_graph=higher_order)
+            grads = gradients(value, inputs, create_graph=higher_order, materialize_grads=True)
         value_out, *grads = _output(chosen, [value, *grads], higher_order)
         if not isinstance(value_out, Tensor):
             value_out = value_out.item() if value_out.ndim == 0 else value_out
@@ -155,7 +155,7 @@ def jacobian(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Ca
                 unit = np.zeros(out.size, dtype=out.dtype)
                 unit[k] = 1.0
                 row = gradients(out, inputs, grad_output=unit.reshape(out.shape),
-                                retain_graph=True, create_graph=higher_order)
+                                retain_graph=True, create_graph=higher_order, materialize_grads=True)
                 for per_input, g in zip(rows, row):
                     per_input.append(g)
             # An empty output has an empty Jacobian: nothing to stack.
@@ -248,7 +248,7 @@ def vjp(f: Callable[..., Tensor], primals: Sequence[Any], cotangent: Any) -> tup
     if v.shape != out.shape:
         raise ValueError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
     with enable_grad():
-        grads = gradients(out, inputs, grad_output=v, create_graph=higher_order)
+        grads = gradients(out, inputs, grad_output=v, create_graph=higher_order, materialize_grads=True)
     out_value, *grads = _output([*primals, cotangent], [out, *grads], higher_order)
     return out_value, tuple(grads)
 
@@ -271,8 +271,8 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     given, inputs, ts, out, higher_order = _product_setup(f, primals, tangents, "jvp")
     with enable_grad():
         u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)
-        vjps = gradients(out, inputs, grad_output=u, create_graph=True)
-        (jt,) = gradients(_inner(vjps, ts), [u], create_graph=higher_order)
+        vjps = gradients(out, inputs, grad_output=u, create_graph=True, materialize_grads=True)
+        (jt,) = gradients(_inner(vjps, ts), [u], create_graph=higher_order, materialize_grads=True)
     out_value, jt = _output(given, [out, jt], higher_order)
     return out_value, jt
 
@@ -288,8 +288,8 @@ def hvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     if out.size != 1:
         raise TypeError(f"hvp: f must return a Tensor with one element, got shape {out.shape}")
     with enable_grad():
-        grads = gradients(out, inputs, create_graph=True)
-        products = gradients(_inner(grads, ts), inputs, create_graph=higher_order)
+        grads = gradients(out, inputs, create_graph=True, materialize_grads=True)
+        products = gradients(_inner(grads, ts), inputs, create_graph=higher_order, materialize_grads=True)
     out_value, *products = _output(given, [out, *products], higher_order)
     if not isinstance(out_value, Tensor):
         out_value = out_value.item()

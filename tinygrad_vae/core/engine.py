@@ -146,24 +146,44 @@ def initial_gradient(out: Tensor, gradient: Any, where: str) -> Tensor:
 
 def gradients(
     output: Tensor,
-    inputs: Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
     grad_output: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-) -> list[Tensor]:
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
     """d(output)/d(input) for each input, returned instead of accumulated into ``.grad``.
 
-    Like ``torch.autograd.grad``. An input that ``output`` does not depend on
-    gets a zero gradient. With ``create_graph=True`` the results are
-    themselves differentiable. No leaf's ``.grad`` is touched.
+    Like ``torch.autograd.grad``: ``inputs`` is one Tensor or a sequence of them,
+    and the result is a tuple with one gradient per input. An input that
+    ``output`` does not reach is an error, unless ``allow_unused=True`` (its
+    gradient is then None) or ``materialize_grads=True`` (then zeros). With
+    ``create_graph=True`` the results are themselves differentiable. No leaf's
+    ``.grad`` is touched.
     """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise ValueError(f"gradients: input {i} must be a Tensor that requires grad")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("gradients: materialize_grads=True needs allow_unused to be None or True")
     captured: dict[int, Any] = dict.fromkeys(map(id, inputs))
-    if output.requires_grad:  # else output depends on nothing that requires grad
+    if output.requires_grad:
         run_backward(output, initial_gradient(output, grad_output, "gradients"), retain_graph, create_graph, captured)
-    return [wrap(np.zeros_like(t.data)) if captured[id(t)] is None else captured[id(t)] for t in inputs]
+    elif not allow_unused:
+        raise ValueError("gradients: the output does not require grad, so no input reaches it "
+                         "(pass allow_unused=True to get None, or materialize_grads=True for zeros)")
+    results = []
+    for i, t in enumerate(inputs):
+        grad = captured[id(t)]
+        if grad is None and not allow_unused:
+            raise ValueError(f"gradients: input {i} (shape {t.shape}) is not used to compute the output; "
+                             "pass allow_unused=True to get None for it, or materialize_grads=True for zeros")
+        results.append(wrap(np.zeros_like(t.data)) if grad is None and materialize_grads else grad)
+    return tuple(results)
 
 
 def topological_order(root: Tensor) -> list[Tensor]:

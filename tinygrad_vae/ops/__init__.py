@@ -12,94 +12,36 @@
 """
 
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import methods
-from tinygrad_vae.ops.activations import (
-    LeakyReLUFn,
-    ReLUFn,
-    SigmoidFn,
-    SoftplusFn,
-    TanhFn,
-    leaky_relu,
-    log_sigmoid,
-    log_softmax,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    tanh,
-)
+from tinygrad_vae.ops import activations, creation, elementwise, linalg, losses, methods, movement, reductions
+from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
+from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
 from tinygrad_vae.ops.base import Op, unbroadcast
-from tinygrad_vae.ops.creation import as_tensors, tensor
+from tinygrad_vae.ops.creation import *
+from tinygrad_vae.ops.elementwise import *
 from tinygrad_vae.ops.elementwise import (
-    Abs,
-    Add,
-    Cast,
-    Clip,
-    Div,
-    Exp,
-    Log,
-    Maximum,
-    Mul,
-    Neg,
-    Pow,
-    PowScalar,
-    Sqrt,
-    Sub,
-    Where,
-    abs,
-    add,
-    astype,
-    clip,
-    div,
-    exp,
-    log,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    power,
-    sqrt,
-    sub,
-    where,
+    Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Mul, Neg, Pow, PowScalar, Sqrt, Sub, Where,
 )
-from tinygrad_vae.ops.linalg import Affine, MatMul, affine, matmul
-from tinygrad_vae.ops.losses import (
-    GaussianKL,
-    Reparameterize,
-    SquaredError,
-    gaussian_kl,
-    reparameterize,
-    squared_error,
-)
-from tinygrad_vae.ops.movement import (
-    BroadcastTo,
-    Concatenate,
-    GetItem,
-    Reshape,
-    ScatterAdd,
-    Transpose,
-    broadcast_to,
-    concatenate,
-    getitem,
-    reshape,
-    squeeze,
-    stack,
-    transpose,
-    unsqueeze,
-)
-from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum, logsumexp, max, mean, min, sum, var
+from tinygrad_vae.ops.linalg import *
+from tinygrad_vae.ops.linalg import Affine, MatMul
+from tinygrad_vae.ops.losses import *
+from tinygrad_vae.ops.losses import GaussianKL, Reparameterize, SquaredError
+from tinygrad_vae.ops.movement import *
+from tinygrad_vae.ops.movement import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Transpose
+from tinygrad_vae.ops.reductions import *
+from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum
 
 methods.install(Tensor)
 
-# The op classes, then the functional forms (a primitive's apply, or a composite's function).
-__all__ = [
+# The functional forms (a primitive's apply, or a composite's function), which the top level exports too.
+FUNCTIONS = sorted(
+    {*activations.__all__, *creation.__all__, *elementwise.__all__, *linalg.__all__, *losses.__all__,
+     *movement.__all__, *reductions.__all__}
+)
+# The op classes, for users who build on them.
+CLASSES = [
     "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Div", "Exp", "GaussianKL", "GetItem",
     "LeakyReLUFn", "Log", "LogSumExp", "MatMul", "Max", "Maximum", "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar",
     "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn", "SoftplusFn", "Sqrt", "SquaredError", "Sub",
     "Sum", "TanhFn", "Transpose", "Where",
-    "abs", "add", "affine", "as_tensors", "astype", "broadcast_to", "clip", "concatenate", "div", "exp",
-    "gaussian_kl", "getitem", "leaky_relu", "log", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "neg", "power", "relu", "reparameterize", "reshape", "sigmoid",
-    "softmax", "softplus", "sqrt", "squared_error", "squeeze", "stack", "sub", "sum", "tanh", "tensor", "transpose",
-    "unbroadcast", "unsqueeze", "var", "where",
 ]
+__all__ = [*CLASSES, *FUNCTIONS, "unbroadcast"]

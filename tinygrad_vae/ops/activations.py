@@ -81,3 +81,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x - LogSumExp.apply(x, axis=axis, keepdims=True)
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["leaky_relu", "log_sigmoid", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh"]

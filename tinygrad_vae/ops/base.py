@@ -69,3 +69,10 @@ def normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
 def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` with the reduced ``axes`` kept as length 1 (what ``keepdims=True`` gives)."""
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def dim_or_axis(op: str, dim: Axis, axis: Axis) -> Axis:
+    """The axes of a method that takes torch's ``dim=`` and NumPy's ``axis=`` alike (giving both is an error)."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{op}: got both dim={dim} and axis={axis}; give one of them")
+    return axis if dim is None else dim

@@ -16,3 +16,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 def as_tensors(values: Iterable[Any]) -> list[Tensor]:
     """Each value as a Tensor (Tensors pass through unchanged)."""
     return [v if isinstance(v, Tensor) else Tensor(v) for v in values]
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["as_tensors", "tensor"]

@@ -243,3 +243,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     if dtype not in FLOAT_DTYPES:
         return wrap(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["abs", "add", "astype", "clip", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "power", "sqrt", "sub", "where"]

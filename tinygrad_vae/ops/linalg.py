@@ -115,3 +115,7 @@ class Affine(Op):
 def affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """``x @ weight + bias`` as a single op (fewer NumPy calls forward and backward)."""
     return Affine.apply(x, weight, bias)
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["affine", "matmul"]

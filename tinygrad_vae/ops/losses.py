@@ -149,3 +149,7 @@ def squared_error(a: Any, b: Any, reduction: str = "none") -> Tensor:
     """
     a = a if isinstance(a, Tensor) else Tensor(a)
     return SquaredError.apply(a, lift(b, a), reduction=reduction)
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["gaussian_kl", "reparameterize", "squared_error"]

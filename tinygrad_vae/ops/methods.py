@@ -115,6 +115,11 @@ class TensorMethods:
         """A copy in another dtype; a cast to an integer or bool dtype is outside the graph (no gradient)."""
         return ew.astype(self, dtype)
 
+    # ---- more operators: % // and the bitwise operators ---------------------------
+    # ---- math functions (trigonometric, logarithmic, rounding, ...) ----------------
+    # ---- logical and bitwise functions ---------------------------------------------
+
+    # ---- activations -------------------------------------------------------------
     def relu(self) -> Tensor:
         return act.relu(self)
 
@@ -139,7 +144,7 @@ class TensorMethods:
     def log_softmax(self, axis: int = -1) -> Tensor:
         return act.log_softmax(self, axis)
 
-    # ---- reductions ------------------------------------------------------------
+    # ---- reductions ----------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return red.sum(self, axis, keepdims)
 
@@ -159,6 +164,8 @@ class TensorMethods:
         return red.logsumexp(self, axis, keepdims)
 
     # ---- shape -------------------------------------------------------------------
+    # (creation-like methods: tril, triu, new_zeros, ...)
+
     def reshape(self, *shape: Any) -> Tensor:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
         return mv.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
@@ -196,6 +203,8 @@ class TensorMethods:
 
     def __getitem__(self, index: Any) -> Tensor:
         return mv.getitem(self, index)
+
+    # ---- contractions and indexing (einsum-like products, gather, scatter, masks) -----
 
 
 def install(cls: type) -> None:

@@ -188,3 +188,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]``, with Tensors and lists inside the index read as integer or mask arrays."""
     return GetItem.apply(x, index=normalize_index(index))
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["broadcast_to", "concatenate", "getitem", "reshape", "squeeze", "stack", "transpose", "unsqueeze"]

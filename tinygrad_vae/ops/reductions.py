@@ -129,3 +129,7 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+# The functional forms, exported by tinygrad_vae.ops and at the top level.
+__all__ = ["logsumexp", "max", "mean", "min", "sum", "var"]

@@ -65,12 +65,13 @@ def _numerical_directional(fn: Callable[..., Tensor], inputs: list[Tensor], inde
     return (plus - minus) / (2 * eps)
 
 
-def _vjp(fn: Callable[..., Tensor], inputs: list[Tensor], v: np.ndarray, create_graph: bool = False) -> list[Tensor]:
+def _vjp(fn: Callable[..., Tensor], inputs: list[Tensor], v: np.ndarray, create_graph: bool = False) -> tuple[Tensor, ...]:
     with enable_grad():  # also when called from a finite-difference evaluation under no_grad
         out = fn(*inputs)
         if not isinstance(out, Tensor):
             raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-        return gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph)
+        return gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph,
+                         materialize_grads=True)
 
 
 def _position(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
