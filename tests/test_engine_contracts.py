@@ -145,3 +145,57 @@ def test_named_parameters_of_a_submodule_leave_the_parents_names_alone() -> None
     assert [name for name, _ in model.decoder.named_parameters()] == ["0.weight", "0.bias"]
     assert model.decoder[0].weight.name == "decoder.0.weight"
     assert [name for name, _ in model.named_parameters()] == ["decoder.0.weight", "decoder.0.bias"]
+
+
+# ---- mixed dtypes ---------------------------------------------------------------------------
+
+
+def test_constants_take_the_tensors_float_dtype() -> None:
+    """Numbers and NumPy arrays are constants: they neither upcast float32 nor downcast float64."""
+    x32 = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    for constant in (2.0, np.float64(2.0), np.full(3, 2.0), [2.0, 2.0, 2.0]):
+        y = x32 * constant
+        assert y.dtype == np.float32
+        y.sum().backward()
+        assert x32.grad.dtype == np.float32
+        x32.grad = None
+    x64 = Tensor(np.ones(3), requires_grad=True)
+    assert (x64 * np.full(3, 2.0, dtype=np.float32)).dtype == np.float64
+
+
+def test_elementwise_ops_promote_float32_with_float64_as_torch() -> None:
+    x32 = Tensor(np.full(2, 1.5, dtype=np.float32), requires_grad=True)
+    x64 = Tensor(np.full(2, 2.0), requires_grad=True)
+    y = x32 * x64
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x32.grad.dtype == np.float32 and x64.grad.dtype == np.float64
+    np.testing.assert_array_equal(x32.grad.data, [2.0, 2.0])
+
+
+@pytest.mark.parametrize("left, right", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_products_refuse_mixed_float_dtypes_as_torch(left: type, right: type) -> None:
+    a, b = Tensor(np.ones((2, 3), dtype=left)), Tensor(np.ones((3, 4), dtype=right))
+    with pytest.raises(ValueError, match=rf"MatMul: operands of different float dtypes \({np.dtype(left)}\[2, 3\], "
+                                         rf"{np.dtype(right)}\[3, 4\]\); cast one first"):
+        a @ b
+
+
+def test_a_float32_model_refuses_float64_input() -> None:
+    layer = nn.Linear(3, 2)
+    assert layer.weight.dtype == np.float32
+    with pytest.raises(ValueError, match=r"Affine: operands of different float dtypes \(float64\[5, 3\], float32"):
+        layer(Tensor(np.ones((5, 3))))
+    assert layer(Tensor(np.ones((5, 3))).float()).dtype == np.float32
+
+
+def test_double_float_and_to() -> None:
+    x = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    assert x.float() is x and x.to(np.float32) is x and x.to("cpu") is x
+    y = x.double()
+    assert y.dtype == np.float64 and x.to("float64").dtype == np.float64
+    (y * 3.0).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    with pytest.raises(TypeError, match="to: tensors live in NumPy on the CPU; got device or dtype 'cuda'"):
+        x.to("cuda")

@@ -59,6 +59,9 @@ class Function:
     # expects, the input's shape) and fixes it up or raises a clear error. The engine's own ops,
     # whose rules the test suite checks op by op, turn this off.
     check_gradients: bool = True
+    # Elementwise ops promote float32 with float64 to float64, as NumPy and torch do. Products such as
+    # matmul refuse the mix, as torch does: a float32 model must not turn float64 without a word.
+    same_float_dtype: bool = False
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -82,12 +85,18 @@ class Function:
             elif len(inputs) == 2:
                 arrays = (inputs[0].data, inputs[1].data)
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+                if arrays[0].dtype is not arrays[1].dtype and cls.same_float_dtype:  # dtypes are singletons
+                    _check_float_dtypes(cls, arrays)
             elif len(inputs) == 3:
                 arrays = (inputs[0].data, inputs[1].data, inputs[2].data)
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad, inputs[2].requires_grad)
+                if cls.same_float_dtype and not arrays[0].dtype is arrays[1].dtype is arrays[2].dtype:
+                    _check_float_dtypes(cls, arrays)
             else:
                 arrays = [t.data for t in inputs]
                 needs = tuple([t.requires_grad for t in inputs])
+                if cls.same_float_dtype:
+                    _check_float_dtypes(cls, arrays)
         except AttributeError:  # a later input is an array or a number
             return _apply_mixed(cls, fn, inputs, params)
         fn.inputs = inputs
@@ -164,6 +173,21 @@ class Function:
         sequence_nr = self.sequence_nr
         self.__dict__.clear()
         self.inputs, self.sequence_nr = None, sequence_nr
+
+
+def _check_float_dtypes(cls: type[Function], arrays: Sequence[np.ndarray]) -> None:
+    """Refuse operands of two float dtypes, for the ops that set ``same_float_dtype`` (as torch's matmul).
+
+    Numbers and NumPy arrays are lifted to the Tensor operand's dtype (see ``lift``), so only two
+    Tensors can disagree.
+    """
+    floats = sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})
+    if len(floats) > 1:
+        shown = ", ".join(f"{a.dtype}{list(a.shape)}" for a in arrays)
+        raise OpError(
+            f"{cls.__name__}: operands of different float dtypes ({shown}); cast one first, "
+            f"e.g. x.astype(np.float64) or x.double(), or x.float() for float32"
+        )
 
 
 def _apply_mixed(cls: type[Function], fn: Function, inputs: tuple[Any, ...], params: dict[str, Any]) -> Any:

@@ -42,13 +42,17 @@ def as_number(x: Any) -> Any:
 
 
 def lift(x: Any, like: Tensor) -> Tensor:
-    """An operand as a Tensor; Python and NumPy numbers take ``like``'s float dtype (no upcast)."""
+    """An operand as a Tensor. Python and NumPy numbers, and float arrays, take ``like``'s float dtype:
+    a constant does not upcast a float32 computation (or downcast a float64 one)."""
     if isinstance(x, Tensor):
         return x
     x = as_number(x)
     if isinstance(x, (int, float)) and not isinstance(x, bool) and like.data.dtype.kind == "f":
         return wrap(np.asarray(x, dtype=like.data.dtype))
-    return wrap(to_array(x))
+    array = to_array(x)
+    if array.dtype.kind == "f" and like.data.dtype.kind == "f":
+        return wrap(array.astype(like.data.dtype, copy=False))
+    return wrap(array)
 
 
 def unwrap(x: Any) -> Any:

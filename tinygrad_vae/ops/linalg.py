@@ -35,6 +35,8 @@ class MatMul(Op):
     instead of recording a separate ``Transpose`` node for each when it runs on Tensors.
     """
 
+    same_float_dtype = True  # float32 @ float64 is an error, as in torch
+
     def forward(self, a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b: bool = False) -> np.ndarray:
         if (transpose_a and a.ndim < 2) or (transpose_b and b.ndim < 2):
             raise OpError(f"matmul: only operands with at least 2 dimensions can be transposed, "
@@ -90,6 +92,8 @@ class Affine(Op):
     dx = G W^T,  dW = X^T G,  db = sum of G over the batch,
     where X and G are x and the output gradient flattened to 2-D.
     """
+
+    same_float_dtype = True  # float32 @ float64 is an error, as in torch
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[0] or b.shape not in ((w.shape[1],), ()):

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import elementwise as ew
@@ -114,6 +116,26 @@ class TensorMethods:
     def astype(self, dtype: Any) -> Tensor:
         """A copy in another dtype; a cast to an integer or bool dtype is outside the graph (no gradient)."""
         return ew.astype(self, dtype)
+
+    def double(self) -> Tensor:
+        """A float64 copy (the tensor itself if it is float64 already, as in torch)."""
+        return self if self.dtype == np.float64 else ew.astype(self, np.float64)
+
+    def float(self) -> Tensor:
+        """A float32 copy (the tensor itself if it is float32 already, as in torch)."""
+        return self if self.dtype == np.float32 else ew.astype(self, np.float32)
+
+    def to(self, dtype: Any) -> Tensor:
+        """``x.to(np.float64)``: ``astype``, or the tensor itself when the dtype already matches.
+
+        Only dtypes: every tensor lives in NumPy, on the CPU, so ``x.to("cpu")`` is ``x`` and any other
+        device is an error.
+        """
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        if isinstance(dtype, str) and not hasattr(np, dtype):
+            raise TypeError(f"to: tensors live in NumPy on the CPU; got device or dtype {dtype!r}")
+        return self if self.dtype == np.dtype(dtype) else ew.astype(self, dtype)
 
     # ---- more operators: % // and the bitwise operators ---------------------------
     # ---- math functions (trigonometric, logarithmic, rounding, ...) ----------------
