@@ -68,6 +68,13 @@ class OpCase:
     torch: Callable[..., Any] | None = None
 
 
+def torch_module() -> Any:
+    """torch, imported when a ``torch=`` lambda first runs (the comparison is skipped without it)."""
+    import torch
+
+    return torch
+
+
 # --------------------------------------------------------------------------
 # input strategies
 # --------------------------------------------------------------------------
@@ -161,7 +168,10 @@ def _materialized(grads: Any, like: list[Any]) -> list[np.ndarray]:
     """Gradients as float64 arrays, zeros where the framework gave None (an input the output does not reach)."""
     out = []
     for g, x in zip(grads, like):
-        value = np.zeros(tuple(x.shape)) if g is None else g.detach().numpy() if hasattr(g, "detach") else g.data
+        if g is None:
+            value = np.zeros(tuple(x.shape))
+        else:  # force: torch may return a lazy ZeroTensor (abs's second derivative, say)
+            value = g.data if isinstance(g, Tensor) else g.detach().numpy(force=True)
         out.append(np.asarray(value, dtype=np.float64))
     return out
 
