@@ -261,35 +261,37 @@ def random_dtype(dtype: Any, where_: str) -> np.dtype:
     return dtype
 
 
+def draw(method: str, shape: Size, generator: Any, dtype: Any, requires_grad: bool, where_: str) -> Tensor:
+    """A new leaf of ``shape`` from ``generator.<method>`` ('random' or 'standard_normal'), drawn in ``dtype``."""
+    rng = generator_of(generator, where_)
+    return leaf(getattr(rng, method)(shape, dtype=random_dtype(dtype, where_)), requires_grad)
+
+
 def rand(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform draws from [0, 1): ``rand(2, 3, generator=rng)``."""
-    shape = size_of(size, "rand")
-    rng = generator_of(generator, "rand")
-    return leaf(rng.random(shape, dtype=random_dtype(dtype, "rand")), requires_grad)
+    return draw("random", size_of(size, "rand"), generator, dtype, requires_grad, "rand")
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal draws: ``randn(2, 3, generator=rng)``."""
-    shape = size_of(size, "randn")
-    rng = generator_of(generator, "randn")
-    return leaf(rng.standard_normal(shape, dtype=random_dtype(dtype, "randn")), requires_grad)
+    return draw("standard_normal", size_of(size, "randn"), generator, dtype, requires_grad, "randn")
 
 
 def rand_like(x: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform draws from [0, 1) in the shape and (unless ``dtype`` is given) the float dtype of ``x``."""
     x = np.asarray(unwrap(x))
-    return rand(x.shape, generator=generator, dtype=like_dtype(x, dtype), requires_grad=requires_grad)
+    return draw("random", x.shape, generator, like_dtype(x, dtype), requires_grad, "rand_like")
 
 
 def randn_like(x: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal draws in the shape and (unless ``dtype`` is given) the float dtype of ``x``."""
     x = np.asarray(unwrap(x))
-    return randn(x.shape, generator=generator, dtype=like_dtype(x, dtype), requires_grad=requires_grad)
+    return draw("standard_normal", x.shape, generator, like_dtype(x, dtype), requires_grad, "randn_like")
 
 
 def randint(*bounds: Any, size: Any = None, generator: Any = None, dtype: Any = np.int64) -> Tensor:
     """Integers drawn uniformly from [low, high), as torch: ``randint(high, size)`` or ``randint(low, high, size)``."""
-    if size is None and bounds and isinstance(bounds[-1], (tuple, list)):
+    if size is None and (len(bounds) == 3 or len(bounds) == 2 and isinstance(bounds[1], (tuple, list))):
         bounds, size = bounds[:-1], bounds[-1]
     if size is None or len(bounds) not in (1, 2):
         raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got {bounds}, size={size}")
