@@ -321,16 +321,14 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = N
     mean, std = np.asarray(mean, dtype=dtype), np.asarray(std, dtype=dtype)
     if np.any(std < 0):
         raise OpError("normal: std must be non-negative")
-    shape = None if size is None else shape_arg(size, "normal")
-    try:
-        # mean and std must broadcast to the drawn shape (not beyond it).
-        drawn = np.broadcast_shapes(mean.shape, std.shape, *(() if shape is None else (shape,)))
+    wanted = [] if size is None else [shape_arg(size, "normal")]
+    try:  # mean and std must broadcast to the size asked for (not beyond it)
+        shape = np.broadcast_shapes(mean.shape, std.shape, *wanted)
     except ValueError:
-        drawn = None
-    if drawn is None or (shape is not None and drawn != shape):
+        shape = None
+    if shape is None or wanted not in ([], [shape]):
         raise OpError(f"normal: mean of shape {mean.shape} and std of shape {std.shape} do not broadcast"
-                      f"{'' if shape is None else f' to size {shape}'}")
-    shape = drawn
+                      f"{f' to size {wanted[0]}' if wanted else ''}")
     noise = generator_of(generator, "normal").standard_normal(shape, dtype=dtype)
     return wrap(mean + std * noise)
 
