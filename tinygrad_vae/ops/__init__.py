@@ -5,7 +5,7 @@
     reductions.py   sum, mean, max, logsumexp, var
     movement.py     reshape, transpose, broadcast_to, squeeze/unsqueeze, indexing, concatenate, stack
     linalg.py       matmul, affine
-    creation.py     tensor, as_tensors
+    creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
     activations.py  relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid, softmax, log_softmax
     losses.py       squared_error, gaussian_kl (with torch's reductions), reparameterize
     methods.py      the Tensor's operators and methods, installed on Tensor here

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
+from tinygrad_vae.ops import creation as cr
 from tinygrad_vae.ops import elementwise as ew
 from tinygrad_vae.ops import linalg
 from tinygrad_vae.ops import movement as mv
@@ -187,6 +188,35 @@ class TensorMethods:
 
     # ---- shape -------------------------------------------------------------------
     # (creation-like methods: tril, triu, new_zeros, ...)
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two axes (from ``diagonal``), the rest 0; the gradient masked alike."""
+        return cr.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two axes (from ``diagonal``), the rest 0; the gradient masked alike."""
+        return cr.triu(self, diagonal)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` in this tensor's dtype (unless ``dtype`` is given)."""
+        return cr.zeros(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Ones of ``size`` in this tensor's dtype (unless ``dtype`` is given)."""
+        return cr.ones(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """As ``new_zeros`` (``empty`` gives zeros here)."""
+        return cr.empty(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """``fill_value`` in a tensor of ``size`` and this tensor's dtype (unless ``dtype`` is given)."""
+        return cr.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf holding a copy of ``data``, in this tensor's dtype (unless ``dtype`` is given)."""
+        copied = np.array(unwrap(data), dtype=self.dtype if dtype is None else dtype)
+        return cr.tensor(copied, requires_grad=requires_grad)
+
 
     def reshape(self, *shape: Any) -> Tensor:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
