@@ -26,10 +26,15 @@ def check_int(value: Any, name: str, where: str, low: int = 1, allow_none: bool 
     return int(value)
 
 
-def check_generator(rng: Any, where: str) -> np.random.Generator:
-    """``rng`` if it is a ``numpy.random.Generator``; None gives a fresh, unseeded one; else a TypeError."""
+def check_generator(rng: Any, where: str, name: str = "rng", required: bool = False) -> np.random.Generator:
+    """``rng`` if it is a ``numpy.random.Generator``; None gives a fresh, unseeded one (an error if
+    ``required``); anything else is a TypeError naming ``where`` and the argument ``name``."""
+    if rng is None and required:
+        raise TypeError(f"{where}: needs a generator: pass {name}=np.random.default_rng(seed) "
+                        f"(there is no global random state)")
     if rng is None:
         return np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+        alternatives = "" if required else " or None"
+        raise TypeError(f"{where}: {name} must be a numpy.random.Generator{alternatives}, got {type(rng).__name__}")
     return rng

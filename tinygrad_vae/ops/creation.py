@@ -243,16 +243,6 @@ def triu(x: Any, k: int = 0) -> Tensor:
 # --------------------------------------------------------------------------
 
 
-def generator_of(generator: Any, where_: str) -> np.random.Generator:
-    """The caller's ``numpy.random.Generator``; None (torch's global generator) is refused."""
-    if generator is None:
-        raise TypeError(
-            f"{where_}: needs a generator: pass generator=np.random.default_rng(seed) "
-            f"(there is no global random state)"
-        )
-    return check_generator(generator, where_)
-
-
 def random_dtype(dtype: Any, where_: str) -> np.dtype:
     """The float dtype to draw in (the default where None): a Generator draws float32 or float64."""
     dtype = float_dtype(dtype)
@@ -263,7 +253,7 @@ def random_dtype(dtype: Any, where_: str) -> np.dtype:
 
 def draw(method: str, shape: Size, generator: Any, dtype: Any, requires_grad: bool, where_: str) -> Tensor:
     """A new leaf of ``shape`` from ``generator.<method>`` ('random' or 'standard_normal'), drawn in ``dtype``."""
-    rng = generator_of(generator, where_)
+    rng = check_generator(generator, where_, name="generator", required=True)
     return leaf(getattr(rng, method)(shape, dtype=random_dtype(dtype, where_)), requires_grad)
 
 
@@ -302,7 +292,7 @@ def randint(*bounds: Any, size: Any = None, generator: Any = None, dtype: Any = 
     if dtype.kind not in "iu":
         raise TypeError(f"randint: dtype must be an integer dtype, got {dtype}")
     shape = shape_arg(size, "randint")
-    return wrap(generator_of(generator, "randint").integers(low, high, shape, dtype=dtype))
+    return wrap(check_generator(generator, "randint", name="generator", required=True).integers(low, high, shape, dtype=dtype))
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = None, dtype: Any = None) -> Tensor:
@@ -329,7 +319,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = N
     if shape is None or wanted not in ([], [shape]):
         raise OpError(f"normal: mean of shape {mean.shape} and std of shape {std.shape} do not broadcast"
                       f"{f' to size {wanted[0]}' if wanted else ''}")
-    noise = generator_of(generator, "normal").standard_normal(shape, dtype=dtype)
+    noise = check_generator(generator, "normal", name="generator", required=True).standard_normal(shape, dtype=dtype)
     return wrap(mean + std * noise)
 
 
