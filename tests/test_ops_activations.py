@@ -29,6 +29,7 @@ from tinygrad_vae import (
     elu,
     erf,
     erfc,
+    erfinv,
     gelu,
     hardsigmoid,
     hardswish,
@@ -48,7 +49,7 @@ from tinygrad_vae import (
 )
 from tinygrad_vae.nn import functional as F
 from tinygrad_vae.ops import activations
-from tinygrad_vae.testing import away_from, away_from_zero, distinct_arrays
+from tinygrad_vae.testing import arrays, away_from, away_from_zero, distinct_arrays
 
 # torch's SELU constants, as torch.nn.functional.selu documents them.
 SCALE, ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
@@ -69,6 +70,16 @@ def np_erf(x: np.ndarray) -> np.ndarray:
         term = term * (2.0 * x * x) / (2 * n + 1)
         total = total + term
     return 2.0 / np.sqrt(np.pi) * np.exp(-x * x) * total
+
+
+def np_erfinv(y: np.ndarray) -> np.ndarray:
+    """The x in [-3, 3] with np_erf(x) = y, by 64 bisection steps (erf is increasing): to within 6 / 2^64."""
+    low, high = np.full(np.shape(y), -3.0), np.full(np.shape(y), 3.0)
+    for _ in range(64):
+        middle = 0.5 * (low + high)
+        below = np_erf(middle) < y
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return 0.5 * (low + high)
 
 
 def np_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -160,6 +171,10 @@ CATALOGUE = [
     OpCase("erf", lambda a: a.erf(), np_erf, unary(), torch=lambda a: a.erf()),
     OpCase("erf_function", erf, np_erf, unary(), torch=lambda a: a.erf()),
     OpCase("erfc", lambda a: a.erfc(), lambda a: 1.0 - np_erf(a), unary(), torch=lambda a: a.erfc()),
+    OpCase("erfinv", lambda a: a.erfinv(), np_erfinv, unary(values=lambda s: arrays(s, -0.9, 0.9)),
+           torch=lambda a: a.erfinv()),
+    OpCase("erfinv_function", erfinv, np_erfinv, unary(values=lambda s: arrays(s, -0.9, 0.9)),
+           torch=lambda a: a.erfinv()),
     OpCase("erfc_function", erfc, lambda a: 1.0 - np_erf(a), unary(), torch=lambda a: a.erfc()),
     # smooth activations
     OpCase("gelu", gelu, np_gelu, unary(params=choices("approximate", "none", "tanh")),
@@ -315,6 +330,32 @@ def test_erf_keeps_float32() -> None:
     assert y.dtype == np.float32 and g.dtype == np.float32
     np.testing.assert_array_equal(y, np.array([math.erf(float(v)) for v in x32], dtype=np.float32))
     np.testing.assert_allclose(g, 2.0 / math.sqrt(math.pi) * np.exp(-x32.astype(np.float64) ** 2), rtol=1e-6, atol=1e-30)
+
+
+def test_erfinv_inverts_erf_up_to_the_tails() -> None:
+    """erf(erfinv(y)) = y to rounding, from tiny y to 1 - 2^-53, where erf(x) - y alone would cancel."""
+    y = np.concatenate([np.linspace(-0.999999, 0.999999, 4001), [1e-300, 1e-20, 1e-7, 0.5, 1 - 1e-10, 1 - 2**-53]])
+    x = erfinv(Tensor(y)).data
+    np.testing.assert_allclose([math.erf(v) for v in x], y, rtol=0.0, atol=1.2e-16)
+    tiny = np.array([1e-300, 1e-20, 1e-7])
+    series = math.sqrt(math.pi) / 2 * (tiny + math.pi / 12 * tiny**3)  # erfinv's Taylor series, to y^3
+    np.testing.assert_allclose(x[-6:-2], [*series, 0.4769362762044699], rtol=1e-15)
+    # erfc(x) = 1 - y (exact in floats here) for the last two: the tail's own accuracy
+    np.testing.assert_allclose([math.erfc(v) for v in x[-2:]], 1.0 - y[-2:], rtol=1e-14)
+
+
+def test_erfinv_at_and_beyond_plus_minus_one() -> None:
+    y = erfinv(Tensor(np.array([-1.0, 1.0, 1.5, -2.0, np.nan, -0.0])))
+    np.testing.assert_array_equal(y.data, [-np.inf, np.inf, np.nan, np.nan, np.nan, -0.0])
+    assert np.signbit(y.data[-1])
+
+
+def test_erfinv_keeps_float32_and_its_slope_at_zero() -> None:
+    y, g = value_and_grad(erfinv, [0.0, 0.5], np.float32)
+    assert y.dtype == np.float32 and g.dtype == np.float32
+    np.testing.assert_allclose(y, [0.0, 0.4769362762044699], rtol=1e-7)
+    np.testing.assert_allclose(g, [math.sqrt(math.pi) / 2, math.sqrt(math.pi) / 2 * math.exp(0.4769362762044699**2)],
+                               rtol=1e-6)
 
 
 def test_erf_of_an_integer_tensor_is_float64() -> None:

@@ -6,7 +6,7 @@
     movement.py     reshape, transpose, broadcast_to, squeeze/unsqueeze, indexing, concatenate, stack
     linalg.py       matmul, affine
     creation.py     tensor, as_tensors
-    special.py      erf, erfc
+    special.py      erf, erfc, erfinv
     activations.py  relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid, softmax, log_softmax, softmin, gelu,
                     quick_gelu, silu/swish, elu, celu, selu, relu6, hardtanh, hardsigmoid, hardswish, mish,
                     softsign, normalize

@@ -154,6 +154,9 @@ class TensorMethods:
     def erfc(self) -> Tensor:
         return special.erfc(self)
 
+    def erfinv(self) -> Tensor:
+        return special.erfinv(self)
+
     # ---- reductions ----------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return red.sum(self, axis, keepdims)
