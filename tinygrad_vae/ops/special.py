@@ -31,13 +31,14 @@ from tinygrad_vae.ops.elementwise import Exp
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def _elementwise(fn: np.ufunc, a: np.ndarray) -> np.ndarray:
-    """``fn`` (an ``np.frompyfunc`` of a ``math`` function) on every element, in float64, cast back to a's dtype.
+def _result_dtype(a: np.ndarray) -> np.dtype:
+    """a's dtype if it is a float dtype, else float64 (torch.erf of an integer tensor is a float tensor too)."""
+    return a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
 
-    Integer inputs give float64, as torch.erf gives a float for an integer tensor.
-    """
-    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
-    return np.asarray(fn(np.asarray(a, dtype=np.float64)), dtype=np.float64).astype(dtype, copy=False)
+
+def _elementwise(fn: np.ufunc, a: np.ndarray) -> np.ndarray:
+    """``fn`` (an ``np.frompyfunc`` of a ``math`` function) on every element, in float64, cast to ``_result_dtype``."""
+    return np.asarray(fn(np.asarray(a, dtype=np.float64)), dtype=np.float64).astype(_result_dtype(a), copy=False)
 
 
 _ERF = np.frompyfunc(math.erf, 1, 1)
@@ -50,7 +51,11 @@ def _gaussian_slope(grad: Value, a: Value) -> Value:
 
 
 class Erf(Op):
-    """The error function, correct to double precision (see the module docstring for why it is a primitive)."""
+    """The error function, correct to double precision.
+
+    A primitive because NumPy has no erf and no composite of its ops reaches double precision:
+    the forward is the C library's erf (``math.erf``), element by element.
+    """
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         return _elementwise(_ERF, a)
@@ -100,8 +105,7 @@ class Erfinv(Op):
     """The inverse of erf on (-1, 1), to double precision (see the module docstring)."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
-        return _erfinv(np.asarray(a, dtype=np.float64)).astype(dtype, copy=False)
+        return _erfinv(np.asarray(a, dtype=np.float64)).astype(_result_dtype(a), copy=False)
 
     def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         # d erfinv(y) = 1 / erf'(erfinv(y)) = sqrt(pi)/2 exp(out^2)
