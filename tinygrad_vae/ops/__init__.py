@@ -6,13 +6,16 @@
     movement.py     reshape, transpose, broadcast_to, squeeze/unsqueeze, indexing, concatenate, stack
     linalg.py       matmul, affine
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
-    activations.py  relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid, softmax, log_softmax
+    special.py      erf, erfc, erfinv
+    activations.py  relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid, softmax, log_softmax, softmin, gelu,
+                    quick_gelu, silu/swish, elu, celu, selu, relu6, hardtanh, hardsigmoid, hardswish, mish,
+                    softsign, normalize
     losses.py       squared_error, gaussian_kl (with torch's reductions), reparameterize
     methods.py      the Tensor's operators and methods, installed on Tensor here
 """
 
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import activations, creation, elementwise, linalg, losses, methods, movement, reductions
+from tinygrad_vae.ops import activations, creation, elementwise, linalg, losses, methods, movement, reductions, special
 from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
 from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
 from tinygrad_vae.ops.base import Op, unbroadcast
@@ -29,13 +32,14 @@ from tinygrad_vae.ops.movement import *
 from tinygrad_vae.ops.movement import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Transpose
 from tinygrad_vae.ops.reductions import *
 from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum
+from tinygrad_vae.ops.special import *
 
 methods.install(Tensor)
 
 # The functional forms (a primitive's apply, or a composite's function), which the top level exports too.
 FUNCTIONS = sorted(
     {*activations.__all__, *creation.__all__, *elementwise.__all__, *linalg.__all__, *losses.__all__,
-     *movement.__all__, *reductions.__all__}
+     *movement.__all__, *reductions.__all__, *special.__all__}
 )
 # The op classes, for users who build on them.
 CLASSES = [

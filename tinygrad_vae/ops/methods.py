@@ -19,7 +19,7 @@ from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import creation as cr
 from tinygrad_vae.ops import elementwise as ew
-from tinygrad_vae.ops import linalg
+from tinygrad_vae.ops import linalg, special
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
 from tinygrad_vae.ops.base import Axis
@@ -143,6 +143,8 @@ class TensorMethods:
     # ---- logical and bitwise functions ---------------------------------------------
 
     # ---- activations -------------------------------------------------------------
+    # Only the activations torch's Tensor has as methods (plus leaky_relu, softplus and log_sigmoid,
+    # which this Tensor had before); the others are functions in ops.activations and nn.functional.
     def relu(self) -> Tensor:
         return act.relu(self)
 
@@ -161,11 +163,22 @@ class TensorMethods:
     def log_sigmoid(self) -> Tensor:
         return act.log_sigmoid(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return act.softmax(self, axis)
+    def softmax(self, dim: int | None = None, axis: int | None = None) -> Tensor:
+        """Along ``dim`` (or NumPy's ``axis``), the last axis when neither is given."""
+        return act.softmax(self, dim, axis)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return act.log_softmax(self, axis)
+    def log_softmax(self, dim: int | None = None, axis: int | None = None) -> Tensor:
+        """Along ``dim`` (or NumPy's ``axis``), the last axis when neither is given."""
+        return act.log_softmax(self, dim, axis)
+
+    def erf(self) -> Tensor:
+        return special.erf(self)
+
+    def erfc(self) -> Tensor:
+        return special.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return special.erfinv(self)
 
     # ---- reductions ----------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
