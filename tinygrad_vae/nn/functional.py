@@ -7,7 +7,7 @@ Each is the functional form of an op in ``tinygrad_vae.ops``: ``F.relu(x)`` is
 from __future__ import annotations
 
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import activations
+from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import leaky_relu, relu, sigmoid, softplus, tanh
 
 
@@ -26,4 +26,9 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return activations.log_softmax(x, dim)
 
 
-__all__ = ["leaky_relu", "log_softmax", "logsigmoid", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """torch's ``F.pad``: (left, right) pairs from the last dim backwards; 'constant', 'reflect', 'replicate', 'circular'."""
+    return shape.torch_pad(input, pad, mode, value)
+
+
+__all__ = ["leaky_relu", "log_softmax", "logsigmoid", "pad", "relu", "sigmoid", "softmax", "softplus", "tanh"]
