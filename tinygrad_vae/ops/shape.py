@@ -11,9 +11,9 @@ takes indices, ``flip(x, axis=None)`` flips every axis); the Tensor methods of
 Functions only torch has (``repeat_interleave``, ``tensor_split``, ``chunk``,
 ``unflatten``, ``flatten(start_dim, end_dim)``) follow torch.
 
-Where we differ: ``pad``'s 'reflect' mode needs each pad shorter than its axis and
-'wrap' no longer than it (NumPy repeats the reflection for longer pads), and
-``diag``/``trace`` of tensors other than 1-D/2-D are errors.
+Where we differ from torch: ``F.pad``'s 'reflect' and 'circular' modes accept pads as long
+as NumPy's (torch needs a pad shorter than, or for 'circular' at most, the dim), and any
+number of leading dims; negative pads (cropping) are not supported.
 """
 
 from __future__ import annotations
@@ -144,12 +144,10 @@ def pad(x: Tensor, pad_width: Any, mode: str = "constant", constant_values: floa
         fill = np.pad(np.zeros(x.shape, dtype=x.dtype), widths, constant_values=constant_values)
         return ScatterAdd.apply(x, index=inner, shape=shape) + wrap(fill)
     for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
-        longest = n - 1 if mode == "reflect" else n
-        if max(before, after) > longest or n == 0:
-            raise OpError(f"pad: mode {mode!r} pads axis {axis} of length {n} by ({before}, {after}); "
-                          f"each pad must be at most {longest}")
         if before or after:
-            x = _take(x, axis, np.pad(np.arange(n), (before, after), mode=mode))
+            if n == 0:
+                raise OpError(f"pad: mode {mode!r} cannot pad axis {axis} of length 0 (it has no element to copy)")
+            x = _take(x, axis, np.pad(np.arange(n), (before, after), mode=mode))  # the source of each output element
     return x
 
 
