@@ -332,7 +332,7 @@ LINEAR: list[OpCase] = [
     OpCase("view", lambda a, shape: a.view(*shape), lambda a, shape: a.reshape(shape), nd(params=view_params),
            torch=lambda a, shape: a.view(*shape)),
     OpCase("expand", lambda a, sizes: a.expand(*sizes), np_expand, expand_inputs(),
-           torch=lambda a, sizes: a.expand(*sizes)),
+           torch=lambda a, sizes: a.expand(sizes)),
     OpCase("cat", lambda *a, dim: tv.cat(a, dim=dim), lambda *a, dim: np.concatenate(a, axis=dim), joinable(),
            torch=lambda *a, dim: torch_module().cat(a, dim=dim)),
     # padding
@@ -344,7 +344,7 @@ LINEAR: list[OpCase] = [
     # repeating
     OpCase("repeat_method", lambda a, sizes: a.repeat(*sizes), lambda a, sizes: np.tile(a, sizes),
            unary(params=lambda s: sizes_of(len(s)).map(lambda r: {"sizes": r})),
-           torch=lambda a, sizes: a.repeat(*sizes)),
+           torch=lambda a, sizes: a.repeat(sizes)),
     OpCase("tile_function", lambda a, reps: tv.tile(a, reps), np.tile,
            unary(params=lambda s: st.integers(0, len(s) + 1).flatmap(
                lambda k: st.tuples(*[st.integers(1, 3)] * k)).map(lambda r: {"reps": r})),
@@ -432,3 +432,205 @@ CATALOGUE: list[OpCase] = [row for case in LINEAR for row in (case, cubed(case))
 
 (test_forward_matches_numpy, test_first_derivatives, test_second_derivatives,
  test_float32_stays_float32, test_matches_torch) = catalogue_properties(CATALOGUE, examples=5)
+
+
+# --------------------------------------------------------------------------
+# torch's method semantics (where NumPy's reading once gave silently wrong answers)
+# --------------------------------------------------------------------------
+
+
+def values(*shape: int) -> Tensor:
+    return Tensor(np.arange(float(np.prod(shape))).reshape(shape))
+
+
+def test_transpose_of_two_dims_of_a_matrix_is_its_transpose() -> None:
+    x = values(2, 3)
+    np.testing.assert_array_equal(x.transpose(0, 1).data, [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]])
+    np.testing.assert_array_equal(x.transpose(1, 0).data, x.T.data)
+    np.testing.assert_array_equal(x.transpose(0, 0).data, x.data)  # torch: swapping a dim with itself
+
+
+def test_transpose_swaps_two_dims_of_a_3d_tensor() -> None:
+    x = values(2, 3, 4)
+    y = x.transpose(1, 2)
+    assert y.shape == (2, 4, 3)
+    assert y.data[1, 3, 2] == x.data[1, 2, 3]
+    assert x.transpose(-1, 0).shape == (4, 3, 2)
+
+
+def test_transpose_without_dims_points_to_T_and_permute() -> None:
+    with pytest.raises(TypeError, match=r"transpose: expected two dims to swap .*use \.T .* \.permute"):
+        values(2, 3).transpose()
+    with pytest.raises(TypeError, match=r"transpose: expected two dims"):
+        values(2, 3, 4).transpose(2, 0, 1)
+
+
+def test_module_transpose_keeps_numpys_meaning() -> None:
+    x = values(2, 3, 4)
+    np.testing.assert_array_equal(tv.transpose(x).data, np.transpose(x.data))
+    np.testing.assert_array_equal(tv.transpose(x, (1, 2, 0)).data, np.transpose(x.data, (1, 2, 0)))
+
+
+def test_squeeze_leaves_a_named_dim_longer_than_one() -> None:
+    x = values(2, 1, 3)
+    assert x.squeeze(0).shape == (2, 1, 3)
+    assert x.squeeze(1).shape == (2, 3)
+    assert x.squeeze((0, 1)).shape == (2, 3)
+    assert x.squeeze(dim=-2).shape == x.squeeze(axis=-2).shape == (2, 3)
+    assert x.squeeze().shape == (2, 3)
+
+
+def test_squeeze_of_a_0d_tensor_takes_dims_0_and_minus_1() -> None:
+    x = Tensor(np.array(2.5))
+    for dim in (0, -1, (0,)):
+        y = x.squeeze(dim)
+        assert y.shape == () and y.item() == 2.5
+    with pytest.raises(OpError, match=r"squeeze: dim 1 is out of range for a tensor with 0 dimensions"):
+        x.squeeze(1)
+
+
+def test_squeeze_names_an_out_of_range_dim() -> None:
+    with pytest.raises(OpError, match=r"squeeze: dim -4 is out of range for a tensor with 3 dimensions"):
+        values(2, 1, 3).squeeze(-4)
+    with pytest.raises(OpError, match=r"squeeze: dim 3 is out of range"):
+        values(2, 1, 3).squeeze((1, 3))
+
+
+def test_module_squeeze_keeps_numpys_strictness() -> None:
+    assert tv.squeeze(values(2, 1, 3), 1).shape == (2, 3)
+    with pytest.raises(OpError, match=r"squeeze: axis 0 of shape \(2, 1, 3\) has length 2, not 1"):
+        tv.squeeze(values(2, 1, 3), 0)
+    with pytest.raises(OpError, match=r"squeeze: axis 0 is out of range for a tensor of shape \(\)"):
+        tv.squeeze(Tensor(np.array(1.0)), 0)
+
+
+def test_size_is_the_shape_or_one_dims_length_and_numel_counts() -> None:
+    x = values(2, 3, 4)
+    assert x.size() == (2, 3, 4) == x.shape
+    assert (x.size(0), x.size(-1), x.size(1)) == (2, 4, 3)
+    assert x.numel() == 24 and Tensor(np.array(1.0)).numel() == 1 and Tensor(np.zeros((0, 3))).numel() == 0
+    with pytest.raises(IndexError, match=r"size: dim 3 is out of range for a tensor of shape \(2, 3, 4\)"):
+        x.size(3)
+
+
+def test_num_parameters_counts_elements() -> None:
+    layer = tv.nn.Linear(3, 2)
+    assert layer.num_parameters() == 3 * 2 + 2
+
+
+def test_flatten_of_a_0d_tensor_is_1d() -> None:
+    assert Tensor(np.array(1.0)).flatten().shape == (1,)
+    assert values(2, 3, 4).flatten().shape == (24,)
+    assert values(2, 3, 4).flatten(0, 1).shape == (6, 4)
+
+
+def test_the_as_methods_take_the_others_shape() -> None:
+    x, other = values(1, 3), Tensor(np.zeros((2, 3)))
+    np.testing.assert_array_equal(x.expand_as(other).data, np.broadcast_to(x.data, (2, 3)))
+    assert values(6).view_as(other).shape == values(6).reshape_as(other).shape == (2, 3)
+
+
+def test_cat_is_concatenate_with_torchs_dim() -> None:
+    a, b = values(2, 3), values(2, 1)
+    np.testing.assert_array_equal(tv.cat([a, b], dim=1).data, np.concatenate([a.data, b.data], axis=1))
+    np.testing.assert_array_equal(tv.cat([a, a]).data, np.concatenate([a.data, a.data]))
+
+
+def test_split_family_returns_numpys_and_torchs_pieces() -> None:
+    x = values(7, 2)
+    assert [p.shape[0] for p in x.split(3)] == [3, 3, 1]  # torch: sizes
+    assert [p.shape[0] for p in x.split([2, 5])] == [2, 5]
+    assert [p.shape[0] for p in tv.split(x, [2, 5])] == [2, 3, 2]  # NumPy: indices
+    assert [p.shape[0] for p in tv.array_split(x, 3)] == [3, 2, 2]
+    assert [p.shape[0] for p in x.chunk(3)] == [3, 3, 1]
+    assert [p.shape[0] for p in x.tensor_split(3)] == [3, 2, 2]
+    assert [p.shape[0] for p in values(6, 2).chunk(4)] == [2, 2, 2]  # fewer than asked, as torch
+
+
+# --------------------------------------------------------------------------
+# gradients of ops that read an element more than once add up
+# --------------------------------------------------------------------------
+
+
+def grad_of_sum(fn: Callable[[Tensor], Tensor], x: np.ndarray) -> np.ndarray:
+    t = Tensor(x, requires_grad=True)
+    fn(t).sum().backward()
+    return t.grad.data
+
+
+def test_edge_and_reflect_padding_send_each_copy_back() -> None:
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(grad_of_sum(lambda t: tv.pad(t, (2, 1), mode="edge"), x), [3.0, 1.0, 2.0])
+    # reflect (2, 1): [3, 2 | 1, 2, 3 | 2] reads element 1 three times, element 2 twice
+    np.testing.assert_array_equal(grad_of_sum(lambda t: tv.pad(t, (2, 1), mode="reflect"), x), [1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(grad_of_sum(lambda t: F.pad(t, (1, 1), value=9.0), x), [1.0, 1.0, 1.0])
+
+
+def test_overlapping_windows_add_their_gradients() -> None:
+    # windows of 3 every 1 over 5 elements: element i is in min(i + 1, 3, 5 - i) windows
+    np.testing.assert_array_equal(grad_of_sum(lambda t: t.unfold(0, 3, 1), np.zeros(5)), [1.0, 2.0, 3.0, 2.0, 1.0])
+    np.testing.assert_array_equal(grad_of_sum(lambda t: t.unfold(0, 2, 3), np.zeros(5)), [1.0, 1.0, 0.0, 1.0, 1.0])
+
+
+def test_repeat_interleave_gradient_counts_the_repeats() -> None:
+    got = grad_of_sum(lambda t: t.repeat_interleave(Tensor(np.array([0, 2, 3]))), np.zeros(3))
+    np.testing.assert_array_equal(got, [0.0, 2.0, 3.0])
+
+
+# --------------------------------------------------------------------------
+# error messages
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda x: x.permute(0, 1), OpError, r"permute: dims \(0, 1\) do not name each of the 3 dims of a tensor of shape"),
+    (lambda x: x.permute(0, 0, 1), OpError, r"transpose: axes \(0, 0, 1\) are not a permutation"),
+    (lambda x: x.transpose(0, 3), OpError, r"swapaxes: axis 3 is out of range for a tensor with 3 dimensions"),
+    (lambda x: x.movedim((0, 1), (0, 0)), OpError, r"moveaxis: .* must not repeat an axis"),
+    (lambda x: x.movedim(0, (1, 2)), OpError, r"moveaxis: source 0 and destination \(1, 2\) must name as many axes"),
+    (lambda x: tv.rollaxis(x, 0, 5), OpError, r"rollaxis: start 5 is out of range"),
+    (lambda x: x.squeeze(1.5), TypeError, r"squeeze: dims must be ints, got 1.5"),
+    (lambda x: x.flatten(2, 0), OpError, r"flatten: start_dim 2 comes after end_dim 0 for shape \(2, 3, 4\)"),
+    (lambda x: x.unflatten(1, (2, 2)), OpError, r"unflatten: sizes \(2, 2\) do not multiply to the length 3 of dim 1"),
+    (lambda x: x.unflatten(1, (-1, -1)), OpError, r"unflatten: sizes \(-1, -1\)"),
+    (lambda x: x.expand(3, 4), OpError, r"expand: sizes \(3, 4\) have fewer dims than the tensor's shape \(2, 3, 4\)"),
+    (lambda x: x.expand(-1, 2, 3, 4), OpError, r"expand: sizes \(-1, 2, 3, 4\) put -1 on a new leading dim"),
+    (lambda x: x.expand(2, 5, 4), OpError, r"broadcast_to: cannot broadcast shape \(2, 3, 4\) to \(2, 5, 4\)"),
+    (lambda x: tv.pad(x, 1, mode="mirror"), OpError, r"pad: mode must be one of \('constant', 'reflect', 'edge', 'wrap'\)"),
+    (lambda x: tv.pad(x, ((1, 1), (1, 1))), OpError, r"pad: pad_width \(\(1, 1\), \(1, 1\)\) does not fit a tensor with 3"),
+    (lambda x: tv.pad(x, -1), OpError, r"pad: pad widths must not be negative, got -1"),
+    (lambda x: tv.pad(x, 1.5), OpError, r"pad: pad_width must be an int, a \(before, after\) pair"),
+    (lambda x: F.pad(x, (1,)), OpError, r"pad: pad \(1,\) must hold a \(left, right\) pair for each of at most 3 last"),
+    (lambda x: F.pad(x, (1, 1), mode="edge"), OpError, r"pad: mode must be one of \('constant', 'reflect', 'replicate'"),
+    (lambda x: x.repeat(2, 2), OpError, r"repeat: 2 sizes \(2, 2\) are fewer than the dims of shape \(2, 3, 4\)"),
+    (lambda x: tv.tile(x, -1), OpError, r"tile: reps must not be negative"),
+    (lambda x: tv.repeat(x, [1, 2], axis=1), OpError, r"repeat: repeats must be a non-negative int or one per element "
+                                                       r"of the axis \(length 3\), got \[1, 2\]"),
+    (lambda x: x.repeat_interleave(-1), OpError, r"repeat_interleave: repeats must be a non-negative int"),
+    (lambda x: x.flip(3), OpError, r"flip: dim 3 is out of range for a tensor with 3 dimensions"),
+    (lambda x: x.rot90(1, (1, 1)), OpError, r"rot90: the two axes must differ, got \(1, 1\)"),
+    (lambda x: x.rot90(1, (0,)), OpError, r"rot90: needs two axes"),
+    (lambda x: x.roll((1, 2), 0), OpError, r"roll: shifts \(1, 2\) and axes \(0,\) must have the same length"),
+    (lambda x: tv.split(x, 2, axis=1), OpError, r"split: an axis of length 3 does not divide into 2 equal sections"),
+    (lambda x: x.split([1, 1], dim=1), OpError, r"split: sizes \[1, 1\] do not add up to the length 3 of dim 1"),
+    (lambda x: x.split(0), OpError, r"split: split_size must be positive, got 0"),
+    (lambda x: x.chunk(0), OpError, r"chunk: chunks must be positive, got 0"),
+    (lambda x: tv.array_split(x, 0), OpError, r"array_split: the number of sections must be positive, got 0"),
+    (lambda x: tv.dsplit(x[0], 1), OpError, r"dsplit: needs at least 3 dimensions, got shape \(3, 4\)"),
+    (lambda x: tv.diag(x), OpError, r"diag: expected a 1-D or 2-D tensor, got shape \(2, 3, 4\)"),
+    (lambda x: x.trace(), OpError, r"trace: expected a 2-D tensor, got shape \(2, 3, 4\)"),
+    (lambda x: x.diagonal(0, 1, -2), OpError, r"diagonal: axis1 and axis2 must differ, got 1 and -2"),
+    (lambda x: tv.diagonal(x[0, 0]), OpError, r"diagonal: needs at least 2 dimensions, got shape \(4,\)"),
+    (lambda x: x.unfold(1, 4, 1), OpError, r"unfold: windows of size 4 every 1 do not fit a dim of length 3"),
+    (lambda x: x.unfold(1, 2, 0), OpError, r"unfold: windows of size 2 every 0"),
+    (lambda x: tv.fliplr(x[0, 0]), OpError, r"fliplr: needs at least 2 dimensions, got shape \(4,\)"),
+])
+def test_clear_error_messages(make: Callable[[Tensor], Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        make(values(2, 3, 4))
+
+
+def test_padding_an_empty_axis_by_copying_is_an_error() -> None:
+    with pytest.raises(OpError, match=r"pad: mode 'edge' cannot pad axis 0 of length 0"):
+        tv.pad(Tensor(np.zeros((0, 2))), 1, mode="edge")
+    assert tv.pad(Tensor(np.zeros((0, 2))), 1).shape == (2, 4)

@@ -63,7 +63,7 @@ def torch_dims(dim: int | Sequence[int], ndim: int, op: str) -> tuple[int, ...]:
     As in torch, a 0-d tensor takes the dims 0 and -1 as if it were 1-D; they name no axis of it,
     so they come back as ().
     """
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     n = max(ndim, 1)
     for d in dims:
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
