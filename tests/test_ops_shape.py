@@ -216,7 +216,7 @@ def diagonal_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
 
 def unfold_params(shape: Shape) -> st.SearchStrategy[dict[str, Any]]:
     return dim_of(len(shape)).flatmap(lambda d: st.fixed_dictionaries(
-        {"dimension": st.just(d), "size": st.integers(1, shape[d]), "step": st.integers(1, 3)}))
+        {"dimension": st.just(d), "size": st.integers(0, shape[d]), "step": st.integers(1, 3)}))
 
 
 # --------------------------------------------------------------------------
@@ -545,6 +545,16 @@ def test_split_family_returns_numpys_and_torchs_pieces() -> None:
     assert [p.shape[0] for p in x.chunk(3)] == [3, 3, 1]
     assert [p.shape[0] for p in x.tensor_split(3)] == [3, 2, 2]
     assert [p.shape[0] for p in values(6, 2).chunk(4)] == [2, 2, 2]  # fewer than asked, as torch
+
+
+def test_unfold_of_a_0d_tensor_is_one_window() -> None:
+    x = Tensor(np.array(2.0))
+    np.testing.assert_array_equal(x.unfold(0, 1, 1).data, [2.0])
+    assert x.unfold(-1, 0, 1).shape == (0,)
+
+
+def test_chunks_of_an_empty_dim_are_all_empty() -> None:
+    assert [p.shape for p in Tensor(np.zeros((0, 3))).chunk(2)] == [(0, 3), (0, 3)]
 
 
 # --------------------------------------------------------------------------

@@ -237,7 +237,10 @@ class TensorMethods:
         return mv.squeeze_dims(self, dim_or_axis("squeeze", dim, axis))
 
     def unsqueeze(self, dim: int | None = None, axis: int | None = None) -> Tensor:
-        return mv.unsqueeze(self, dim_or_axis("unsqueeze", dim, axis))
+        where = dim_or_axis("unsqueeze", dim, axis)
+        if where is None:
+            raise TypeError("unsqueeze: expected the dim at which to insert a dim of length 1")
+        return mv.unsqueeze(self, where)
 
     def __getitem__(self, index: Any) -> Tensor:
         return mv.getitem(self, index)

@@ -344,8 +344,11 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> list[Tensor]:
     """torch's ``chunk``: pieces of ceil(n / chunks) (so maybe fewer than ``chunks`` of them)."""
     if chunks <= 0:
         raise OpError(f"chunk: chunks must be positive, got {chunks}")
-    n = x.shape[_axis(dim, x.ndim, "chunk")]
-    return torch_split(x, max(-(-n // chunks), 1), dim)
+    axis = _axis(dim, x.ndim, "chunk")
+    n = x.shape[axis]
+    if n == 0:  # torch: ``chunks`` empty pieces
+        return _split_at(x, [0] * (chunks - 1), axis)
+    return torch_split(x, -(-n // chunks), dim)
 
 
 def tensor_split(x: Tensor, indices_or_sections: IntOrInts, dim: int = 0) -> list[Tensor]:
@@ -462,8 +465,8 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     if size < 0 or size > n or step <= 0:
         raise OpError(f"unfold: windows of size {size} every {step} do not fit a dim of length {n} "
                       f"(need 0 <= size <= {n} and step > 0)")
-    if not d:  # a 0-d tensor is one window of its one element
-        return Reshape.apply(x, shape=(1,) * size)
+    if not d:  # a 0-d tensor is one window, of its one element (size 1) or of none (size 0)
+        return _take(Reshape.apply(x, shape=(1,)), 0, np.zeros(size, dtype=np.intp))
     windows = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)
     return moveaxis(_take(x, d[0], windows), d[0] + 1, -1)
 
