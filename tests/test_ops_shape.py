@@ -125,9 +125,9 @@ def shapes_between(min_dims: int, max_dims: int) -> st.SearchStrategy[Shape]:
 
 @st.composite
 def numpy_pad_inputs(draw: Callable, mode: str) -> Call:
-    """NumPy's pad_width as an int, one pair, or a pair per axis."""
-    shape = draw(shapes_between(1, 3))
-    pair = st.integers(0, 4)  # longer than the axis too: NumPy reflects and wraps again
+    """NumPy's pad_width as an int, one pair, or a pair per axis (at most 2 axes: gradcheck's Jacobians stay small)."""
+    shape = draw(shapes_between(1, 2))
+    pair = st.integers(0, 3)  # longer than the axis too: NumPy reflects and wraps again
     form = draw(st.sampled_from(["int", "pair", "per_axis"]))
     width: Any = {"int": pair, "pair": st.tuples(pair, pair),
                   "per_axis": st.tuples(*[st.tuples(pair, pair)] * len(shape))}[form]
@@ -140,11 +140,11 @@ def numpy_pad_inputs(draw: Callable, mode: str) -> Call:
 @st.composite
 def torch_pad_inputs(draw: Callable, mode: str) -> Call:
     """3-D inputs (what torch's non-constant modes accept) padded in their last one or two dims."""
-    shape = draw(st.tuples(*[st.integers(2 if mode == "reflect" else 1, SIDE)] * 3))
+    shape = draw(st.tuples(st.integers(1, 2), *[st.integers(2 if mode == "reflect" else 1, SIDE)] * 2))
     dims = draw(st.integers(1, 2))
     pads = []
     for n in shape[::-1][:dims]:
-        longest = {"reflect": n - 1, "circular": n}.get(mode, 2)
+        longest = {"reflect": n - 1, "circular": n}.get(mode, 1)
         pads += [draw(st.integers(0, longest)), draw(st.integers(0, longest))]
     return Call((draw(arrays(shape)),), {"pad": tuple(pads), "mode": mode, "value": 0.5 if mode == "constant" else 0.0})
 
@@ -614,8 +614,8 @@ def test_repeat_interleave_gradient_counts_the_repeats() -> None:
     (lambda x: F.pad(x, (1, 1), mode="edge"), OpError, r"pad: mode must be one of \('constant', 'reflect', 'replicate'"),
     (lambda x: x.repeat(2, 2), OpError, r"repeat: 2 sizes \(2, 2\) are fewer than the dims of shape \(2, 3, 4\)"),
     (lambda x: tv.tile(x, -1), OpError, r"tile: reps must not be negative"),
-    (lambda x: tv.repeat(x, [1, 2], axis=1), OpError, r"repeat: repeats must be a non-negative int or one per element "
-                                                       r"of the axis \(length 3\), got \[1, 2\]"),
+    (lambda x: tv.repeat(x, [1, 2], axis=1), OpError,
+     r"repeat: repeats must be a non-negative int or one per element of the axis \(length 3\), got \[1, 2\]"),
     (lambda x: x.repeat_interleave(-1), OpError, r"repeat_interleave: repeats must be a non-negative int"),
     (lambda x: x.flip(3), OpError, r"flip: dim 3 is out of range for a tensor with 3 dimensions"),
     (lambda x: x.rot90(1, (1, 1)), OpError, r"rot90: the two axes must differ, got \(1, 1\)"),
