@@ -216,7 +216,7 @@ def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes (``numpy.swapaxes``; torch's ``transpose(dim0, dim1)``)."""
     order = list(range(x.ndim))
-    a, b = (_one_axis(axis, x.ndim, "swapaxes") for axis in (axis1, axis2))
+    a, b = (one_axis(axis, x.ndim, "swapaxes") for axis in (axis1, axis2))
     order[a], order[b] = order[b], order[a]
     return Transpose.apply(x, axes=tuple(order))
 
@@ -227,8 +227,8 @@ def moveaxis(x: Tensor, source: int | Sequence[int], destination: int | Sequence
     dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
     if len(src) != len(dst):
         raise OpError(f"moveaxis: source {source} and destination {destination} must name as many axes")
-    src = [_one_axis(a, x.ndim, "moveaxis") for a in src]
-    dst = [_one_axis(a, x.ndim, "moveaxis") for a in dst]
+    src = [one_axis(a, x.ndim, "moveaxis") for a in src]
+    dst = [one_axis(a, x.ndim, "moveaxis") for a in dst]
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise OpError(f"moveaxis: source {source} and destination {destination} must not repeat an axis")
     order = [a for a in range(x.ndim) if a not in src]
@@ -239,14 +239,15 @@ def moveaxis(x: Tensor, source: int | Sequence[int], destination: int | Sequence
 
 def rollaxis(x: Tensor, axis: int, start: int = 0) -> Tensor:
     """``numpy.rollaxis``: move ``axis`` to sit before position ``start`` (of the original axes)."""
-    axis = _one_axis(axis, x.ndim, "rollaxis")
+    axis = one_axis(axis, x.ndim, "rollaxis")
     if not -x.ndim <= start <= x.ndim:
         raise OpError(f"rollaxis: start {start} is out of range for a tensor with {x.ndim} dimensions")
     start = start + x.ndim if start < 0 else start
     return moveaxis(x, axis, start - 1 if axis < start else start)
 
 
-def _one_axis(axis: int, ndim: int, op: str) -> int:
+def one_axis(axis: int, ndim: int, op: str) -> int:
+    """One axis, non-negative (a negative one counts from the end); out of range is an error naming ``op``."""
     if not -ndim <= axis < ndim:
         raise OpError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
     return int(axis) % ndim

@@ -34,19 +34,13 @@ from tinygrad_vae.ops.movement import (
     broadcast_to,
     concatenate,
     moveaxis,
+    one_axis,
     reshape,
     swapaxes,
     torch_dims,
 )
 
 IntOrInts = int | Sequence[int]
-
-
-def _axis(axis: int, ndim: int, op: str) -> int:
-    """One axis, non-negative (a negative one counts from the end)."""
-    if not -ndim <= axis < ndim:
-        raise OpError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
-    return int(axis) % ndim
 
 
 def _take(x: Tensor, axis: int, index: Any) -> Tensor:
@@ -64,7 +58,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         torch_dims((start_dim, end_dim), 0, "flatten")
         return Reshape.apply(x, shape=(1,))
-    start, end = (_axis(d, x.ndim, "flatten") for d in (start_dim, end_dim))
+    start, end = (one_axis(d, x.ndim, "flatten") for d in (start_dim, end_dim))
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     return Reshape.apply(x, shape=x.shape[:start] + (-1,) + x.shape[end + 1:])
@@ -72,11 +66,12 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     """torch's ``unflatten``: dim ``dim`` split into dims of ``sizes`` (one of them may be -1)."""
-    d = _axis(dim, x.ndim, "unflatten")
+    d = one_axis(dim, x.ndim, "unflatten")
     sizes = tuple(sizes)
-    known = int(np.prod([n for n in sizes if n != -1]))
-    if sizes.count(-1) > 1 or (known != x.shape[d] if -1 not in sizes else known == 0 or x.shape[d] % known):
-        raise OpError(f"unflatten: sizes {sizes} do not multiply to the length {x.shape[d]} of dim {dim}")
+    n, known = x.shape[d], int(np.prod([m for m in sizes if m != -1]))
+    fits = sizes.count(-1) == 1 and known > 0 and n % known == 0 if -1 in sizes else known == n
+    if not fits:
+        raise OpError(f"unflatten: sizes {sizes} do not multiply to the length {n} of dim {dim}")
     return Reshape.apply(x, shape=x.shape[:d] + sizes + x.shape[d + 1:])
 
 
@@ -85,7 +80,10 @@ def _atleast(x: Any, ndim: int) -> Tensor:
     (x,) = as_tensors([x])
     if x.ndim >= ndim:
         return x
-    shape = {0: (1, 1, 1), 1: (1, *x.shape, 1), 2: (*x.shape, 1)}[x.ndim] if ndim == 3 else (1,) * (ndim - x.ndim) + x.shape
+    if ndim == 3 and x.ndim > 0:  # NumPy's atleast_3d puts a vector in the middle, a matrix in front
+        shape = (1, *x.shape, 1) if x.ndim == 1 else (*x.shape, 1)
+    else:
+        shape = (1,) * (ndim - x.ndim) + x.shape
     return Reshape.apply(x, shape=shape)
 
 
@@ -200,7 +198,7 @@ def _repeat_along(x: Tensor, repeats: Any, axis: int | None, op: str) -> Tensor:
     """Each element repeated ``repeats`` times (one count, or one per element) along ``axis``; None flattens first."""
     if axis is None:
         x, axis = Reshape.apply(x, shape=(-1,)), 0
-    axis = _axis(axis, x.ndim, op)
+    axis = one_axis(axis, x.ndim, op)
     counts = np.asarray(repeats.data if isinstance(repeats, Tensor) else repeats)
     n = x.shape[axis]
     if counts.dtype.kind not in "iu" or counts.ndim > 1 or counts.size not in (1, n) or (counts < 0).any():
@@ -259,7 +257,7 @@ def rot90(x: Tensor, k: int = 1, axes: Sequence[int] = (0, 1)) -> Tensor:
     if len(axes) != 2 or x.ndim < 2:
         raise OpError(f"rot90: needs two axes of a tensor with at least 2 dimensions, got axes {tuple(axes)} "
                       f"and shape {x.shape}")
-    a, b = (_axis(d, x.ndim, "rot90") for d in axes)
+    a, b = (one_axis(d, x.ndim, "rot90") for d in axes)
     if a == b:
         raise OpError(f"rot90: the two axes must differ, got {tuple(axes)}")
     k = k % 4
@@ -283,7 +281,7 @@ def roll(x: Tensor, shift: IntOrInts, axis: IntOrInts | None = None) -> Tensor:
     if len(shifts) != len(axes):
         raise OpError(f"roll: shifts {shifts} and axes {axes} must have the same length")
     for a, s in zip(axes, shifts):
-        a = _axis(a, x.ndim, "roll")
+        a = one_axis(a, x.ndim, "roll")
         n = x.shape[a]
         if n and s % n:
             x = _take(x, a, (np.arange(n) - s) % n)
@@ -311,7 +309,7 @@ def _sections(n: int, sections: int, op: str) -> list[int]:
 
 def array_split(x: Tensor, indices_or_sections: IntOrInts, axis: int = 0) -> list[Tensor]:
     """``numpy.array_split``: an int splits into that many pieces (the first ones longer by one); a list gives the cut indices."""
-    axis = _axis(axis, x.ndim, "array_split")
+    axis = one_axis(axis, x.ndim, "array_split")
     if isinstance(indices_or_sections, (int, np.integer)):
         return _split_at(x, _sections(x.shape[axis], int(indices_or_sections), "array_split"), axis)
     return _split_at(x, [min(max(i + x.shape[axis] if i < 0 else i, 0), x.shape[axis]) for i in indices_or_sections],
@@ -320,7 +318,7 @@ def array_split(x: Tensor, indices_or_sections: IntOrInts, axis: int = 0) -> lis
 
 def split(x: Tensor, indices_or_sections: IntOrInts, axis: int = 0) -> list[Tensor]:
     """``numpy.split``: as ``array_split``, except that an int must divide the axis into equal pieces."""
-    n = x.shape[_axis(axis, x.ndim, "split")]
+    n = x.shape[one_axis(axis, x.ndim, "split")]
     if isinstance(indices_or_sections, (int, np.integer)) and (indices_or_sections <= 0 or n % indices_or_sections):
         raise OpError(f"split: an axis of length {n} does not divide into {indices_or_sections} equal sections")
     return array_split(x, indices_or_sections, axis)
@@ -328,7 +326,7 @@ def split(x: Tensor, indices_or_sections: IntOrInts, axis: int = 0) -> list[Tens
 
 def torch_split(x: Tensor, split_size_or_sections: IntOrInts, dim: int = 0) -> list[Tensor]:
     """torch's ``split``: pieces of ``split_size`` (the last one shorter), or of the listed sizes."""
-    dim = _axis(dim, x.ndim, "split")
+    dim = one_axis(dim, x.ndim, "split")
     n = x.shape[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
         if split_size_or_sections <= 0:
@@ -344,7 +342,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> list[Tensor]:
     """torch's ``chunk``: pieces of ceil(n / chunks) (so maybe fewer than ``chunks`` of them)."""
     if chunks <= 0:
         raise OpError(f"chunk: chunks must be positive, got {chunks}")
-    axis = _axis(dim, x.ndim, "chunk")
+    axis = one_axis(dim, x.ndim, "chunk")
     n = x.shape[axis]
     if n == 0:  # torch: ``chunks`` empty pieces
         return _split_at(x, [0] * (chunks - 1), axis)
@@ -432,7 +430,7 @@ def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tens
     """``numpy.diagonal`` / torch's: the ``offset`` diagonal of the (axis1, axis2) planes, as a new last axis."""
     if x.ndim < 2:
         raise OpError(f"diagonal: needs at least 2 dimensions, got shape {x.shape}")
-    a, b = (_axis(d, x.ndim, "diagonal") for d in (axis1, axis2))
+    a, b = (one_axis(d, x.ndim, "diagonal") for d in (axis1, axis2))
     if a == b:
         raise OpError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
     planes = moveaxis(x, (a, b), (-2, -1))
