@@ -281,6 +281,6 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 # The functional forms, exported by tinygrad_vae.ops and at the top level.
 __all__ = [
-    "broadcast_to", "cat", "concatenate", "expand", "getitem", "moveaxis", "permute", "reshape", "rollaxis", "squeeze",
+    "broadcast_to", "cat", "concatenate", "getitem", "moveaxis", "permute", "reshape", "rollaxis", "squeeze",
     "stack", "swapaxes", "transpose", "unsqueeze",
 ]
