@@ -53,6 +53,7 @@ from tinygrad_vae import (
     minimum,
     softmax,
     stack,
+    transpose,
     where,
 )
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
@@ -325,8 +326,8 @@ CATALOGUE: list[OpCase] = [
     OpCase("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape),
            unary(params=reshape_params)),
     OpCase("flatten", lambda a: a.flatten(), lambda a: a.reshape(-1), unary()),
-    OpCase("transpose", lambda a, axes: a.transpose(axes), np.transpose, unary(params=permutation)),
-    OpCase("transpose_reverse", lambda a: a.transpose(), np.transpose, unary()),
+    OpCase("transpose", lambda a, axes: transpose(a, axes), np.transpose, unary(params=permutation)),
+    OpCase("transpose_reverse", lambda a: transpose(a), np.transpose, unary()),
     OpCase("permute_3d", lambda a, axes: a.permute(*axes), np.transpose,  # 3-cycles: where inverting matters
            unary(shape=any_shape(min_dims=3), params=permutation)),
     OpCase("T", lambda a: a.T, lambda a: a.T, unary()),

@@ -112,7 +112,7 @@ def _value_and_grad(
         higher_order = _wants_higher_order([*args, *kwargs.values()])
         args, inputs, chosen = _select(args, argnums, where)
         value = _call(f, args, kwargs, where)
-        if value.size != 1:
+        if value.numel() != 1:
             raise TypeError(f"{where}: f must return a Tensor with one element, got shape {value.shape}; "
                             f"use jacobian for vector outputs")
         with enable_grad():
@@ -151,8 +151,8 @@ def jacobian(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Ca
         out = _call(f, args, kwargs, "jacobian")
         rows: list[list[Tensor]] = [[] for _ in inputs]
         with enable_grad():
-            for k in range(out.size):
-                unit = np.zeros(out.size, dtype=out.dtype)
+            for k in range(out.numel()):
+                unit = np.zeros(out.numel(), dtype=out.dtype)
                 unit[k] = 1.0
                 row = gradients(out, inputs, grad_output=unit.reshape(out.shape),
                                 retain_graph=True, create_graph=higher_order, materialize_grads=True)
@@ -285,7 +285,7 @@ def hvp(f: Callable[..., Tensor], primals: Sequence[Any], tangents: Sequence[Any
     and returns one block per primal (H is taken over all primals together).
     """
     given, inputs, ts, out, higher_order = _product_setup(f, primals, tangents, "hvp")
-    if out.size != 1:
+    if out.numel() != 1:
         raise TypeError(f"hvp: f must return a Tensor with one element, got shape {out.shape}")
     with enable_grad():
         grads = gradients(out, inputs, create_graph=True, materialize_grads=True)

@@ -93,7 +93,7 @@ def _array_text(label: str, array: np.ndarray) -> str:
 def _node_label(t: Tensor, name: str, show_values: bool, show_grads: bool, trace: trace_backward | None) -> str:
     if t._ctx is None:
         # A constant number (such as the 2 of ``x * 2``) is easier to read by its value.
-        title = f"{name} = {t.data.item():.4g}" if t.size == 1 and not t.requires_grad else name
+        title = f"{name} = {t.data.item():.4g}" if t.numel() == 1 and not t.requires_grad else name
     else:
         op = type(t._ctx).__name__
         title = f"{t.name} = {op}" if t.name else op

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import activations
+from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import gelu, normalize, sigmoid, softplus, softsign, tanh
 
 
@@ -109,7 +109,10 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return activations.hardswish(input)
 
 
+def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """torch's ``F.pad``: (left, right) pairs from the last dim backwards; 'constant', 'reflect', 'replicate', 'circular'."""
+    return shape.torch_pad(input, pad, mode, value)
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "mish",
-    "normalize", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign", "tanh",
+    "normalize", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign", "tanh",
 ]

@@ -170,7 +170,7 @@ class Module:
 
     def num_parameters(self) -> int:
         """The total number of scalar parameters."""
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # ---- training helpers ---------------------------------------------------------
     def zero_grad(self) -> None:

@@ -3,7 +3,9 @@
     base.py         the Op base class, unbroadcast and the axis helpers every rule shares
     elementwise.py  + - * / ** neg, maximum/minimum, where, clip, cast, exp, log, sqrt, abs
     reductions.py   sum, mean, max, logsumexp, var
-    movement.py     reshape, transpose, broadcast_to, squeeze/unsqueeze, indexing, concatenate, stack
+    movement.py     reshape, transpose/permute/swapaxes/moveaxis, broadcast_to/expand, squeeze/unsqueeze, indexing,
+                    concatenate/cat, stack
+    shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
     linalg.py       matmul, affine
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
     special.py      erf, erfc, erfinv
@@ -15,7 +17,9 @@
 """
 
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import activations, creation, elementwise, linalg, losses, methods, movement, reductions, special
+from tinygrad_vae.ops import (
+    activations, creation, elementwise, linalg, losses, methods, movement, reductions, shape, special,
+)
 from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
 from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
 from tinygrad_vae.ops.base import Op, unbroadcast
@@ -33,13 +37,14 @@ from tinygrad_vae.ops.movement import BroadcastTo, Concatenate, GetItem, Reshape
 from tinygrad_vae.ops.reductions import *
 from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum
 from tinygrad_vae.ops.special import *
+from tinygrad_vae.ops.shape import *
 
 methods.install(Tensor)
 
 # The functional forms (a primitive's apply, or a composite's function), which the top level exports too.
 FUNCTIONS = sorted(
     {*activations.__all__, *creation.__all__, *elementwise.__all__, *linalg.__all__, *losses.__all__,
-     *movement.__all__, *reductions.__all__, *special.__all__}
+     *movement.__all__, *reductions.__all__, *shape.__all__, *special.__all__}
 )
 # The op classes, for users who build on them.
 CLASSES = [

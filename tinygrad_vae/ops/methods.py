@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import creation as cr
@@ -22,7 +23,8 @@ from tinygrad_vae.ops import elementwise as ew
 from tinygrad_vae.ops import linalg, special
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
-from tinygrad_vae.ops.base import Axis
+from tinygrad_vae.ops import shape as sh
+from tinygrad_vae.ops.base import Axis, dim_or_axis
 
 
 class TensorMethods:
@@ -233,19 +235,47 @@ class TensorMethods:
 
     def reshape(self, *shape: Any) -> Tensor:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
-        return mv.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+        return mv.reshape(self, _sizes(shape))
 
-    def flatten(self) -> Tensor:
-        return mv.reshape(self, (-1,))
+    def view(self, *shape: Any) -> Tensor:
+        """torch's ``view``: here the same as ``reshape`` (-1 infers a length)."""
+        return mv.reshape(self, _sizes(shape))
 
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes like ``numpy.transpose``: no arguments reverses them."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return mv.transpose(self, axes or None)
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return mv.reshape(self, other.shape)
 
-    def permute(self, *dims: int) -> Tensor:
-        return self.transpose(*dims)
+    def view_as(self, other: Tensor) -> Tensor:
+        return mv.reshape(self, other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dims ``start_dim..end_dim`` (inclusive) into one; a 0-d tensor becomes 1-D."""
+        return sh.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        return sh.unflatten(self, dim, sizes)
+
+    def transpose(self, *dims: int) -> Tensor:
+        """torch's ``transpose(dim0, dim1)``: swap two dims (``.T``, ``.mT`` or ``permute`` for the others)."""
+        if len(dims) != 2:
+            raise TypeError(f"transpose: expected two dims to swap (torch's transpose(dim0, dim1)), got {dims}; "
+                            f"use .T to reverse all dims, or .permute(*dims) for any order")
+        return mv.swapaxes(self, *dims)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return mv.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+        return mv.swapaxes(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``: dim i of the result is dim ``dims[i]`` of x."""
+        return mv.permute(self, _sizes(dims))
+
+    def moveaxis(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        return mv.moveaxis(self, source, destination)
+
+    def movedim(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        return mv.moveaxis(self, source, destination)
 
     @property
     def T(self) -> Tensor:
@@ -260,16 +290,96 @@ class TensorMethods:
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return mv.broadcast_to(self, shape)
 
-    def squeeze(self, axis: Axis = None) -> Tensor:
-        return mv.squeeze(self, axis)
+    def expand(self, *sizes: Any) -> Tensor:
+        """torch's ``expand``: broadcast to ``sizes``; -1 keeps a dim, new dims may lead."""
+        return mv.expand(self, _sizes(sizes))
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return mv.unsqueeze(self, axis)
+    def expand_as(self, other: Tensor) -> Tensor:
+        return mv.broadcast_to(self, other.shape)
+
+    def squeeze(self, dim: int | Sequence[int] | None = None, axis: int | Sequence[int] | None = None) -> Tensor:
+        """torch's ``squeeze``: drop the named dims (all when None) of length 1; a longer dim named stays."""
+        return mv.squeeze_dims(self, dim_or_axis("squeeze", dim, axis))
+
+    def unsqueeze(self, dim: int | None = None, axis: int | None = None) -> Tensor:
+        where = dim_or_axis("unsqueeze", dim, axis)
+        if where is None:
+            raise TypeError("unsqueeze: expected the dim at which to insert a dim of length 1")
+        return mv.unsqueeze(self, where)
 
     def __getitem__(self, index: Any) -> Tensor:
         return mv.getitem(self, index)
 
+    def repeat(self, *sizes: Any) -> Tensor:
+        """torch's ``repeat``: tile ``x`` ``sizes[i]`` times along dim i (``numpy.tile``; new dims may lead)."""
+        return sh.torch_repeat(self, _sizes(sizes))
+
+    def tile(self, *dims: Any) -> Tensor:
+        return sh.tile(self, _sizes(dims))
+
+    def repeat_interleave(self, repeats: Any, dim: int | None = None) -> Tensor:
+        """Each element repeated ``repeats`` times along ``dim`` (None: of the flattened tensor)."""
+        return sh.repeat_interleave(self, repeats, dim)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """torch's ``flip(dims)``: reverse the named dims (``x.flip(0)``, ``x.flip(0, 1)`` or ``x.flip((0, 1))``)."""
+        return sh.flip(self, _sizes(dims))
+
+    def fliplr(self) -> Tensor:
+        return sh.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return sh.flipud(self)
+
+    def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+        return sh.rot90(self, k, dims)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        """Shift elements along ``dims`` by ``shifts``, wrapping around (None: as if flattened)."""
+        return sh.roll(self, shifts, dims)
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+        """torch's ``split``: pieces of ``split_size`` (the last shorter) or of the listed sizes."""
+        return sh.torch_split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        return sh.chunk(self, chunks, dim)
+
+    def tensor_split(self, indices_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+        return sh.tensor_split(self, indices_or_sections, dim)
+
+    def vsplit(self, indices_or_sections: int | Sequence[int]) -> list[Tensor]:
+        return sh.vsplit(self, indices_or_sections)
+
+    def hsplit(self, indices_or_sections: int | Sequence[int]) -> list[Tensor]:
+        return sh.hsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: int | Sequence[int]) -> list[Tensor]:
+        return sh.dsplit(self, indices_or_sections)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A 1-D tensor on the ``diagonal`` diagonal of a square matrix, or a matrix's ``diagonal`` diagonal."""
+        return sh.diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return sh.diagonal(self, offset, dim1, dim2)
+
+    def trace(self) -> Tensor:
+        """The sum of a matrix's diagonal (torch's ``trace`` takes only 2-D tensors)."""
+        if self.ndim != 2:
+            raise OpError(f"trace: expected a 2-D tensor, got shape {self.shape}")
+        return sh.trace(self)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """The windows of ``size`` along ``dimension``, every ``step``, as a new last dim."""
+        return sh.unfold(self, dimension, size, step)
+
     # ---- contractions and indexing (einsum-like products, gather, scatter, masks) -----
+
+
+def _sizes(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A method's sizes given as ``f(2, 3)`` or as ``f((2, 3))``."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 
 def install(cls: type) -> None:

@@ -117,15 +117,15 @@ def gradcheck(
         return True
     n_out = int(np.prod(out_shape))
     # Analytical Jacobians: one backward pass per output element gives row k of every input's.
-    jacs = [np.empty((n_out, x.size)) for x in xs]
+    jacs = [np.empty((n_out, x.numel())) for x in xs]
     for k in range(n_out):
         v = np.zeros(n_out)
         v[k] = 1.0
         for jac, g in zip(jacs, _vjp(fn, xs, v.reshape(out_shape))):
             jac[k] = g.data.ravel()
     for i, (x, jac) in enumerate(zip(xs, jacs)):
-        for j in range(x.size):
-            direction = np.zeros(x.size)
+        for j in range(x.numel()):
+            direction = np.zeros(x.numel())
             direction[j] = 1.0
             column = _numerical_directional(fn, xs, i, direction.reshape(x.shape), eps).ravel()
             for k in range(n_out):
