@@ -7,6 +7,19 @@ Each is the functional form of an op in ``tinygrad_vae.ops``: ``F.relu(x)`` is
 from __future__ import annotations
 
 from tinygrad_vae.core.tensor import Tensor
+from tinygrad_vae.nn.attention import scaled_dot_product_attention
+from tinygrad_vae.nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gaussian_nll_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from tinygrad_vae.ops import activations
 from tinygrad_vae.ops.activations import leaky_relu, relu, sigmoid, softplus, tanh
 
@@ -27,3 +40,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 __all__ = ["leaky_relu", "log_softmax", "logsigmoid", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+__all__ += [  # the losses and attention
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gaussian_nll_loss", "huber_loss",
+    "kl_div", "l1_loss", "mse_loss", "nll_loss", "scaled_dot_product_attention", "smooth_l1_loss",
+]
