@@ -20,7 +20,7 @@ from op_catalogue import SIDE, Call, OpCase, Shape, any_shape, catalogue_propert
 
 from tinygrad_vae import OpError, Tensor, gradients
 from tinygrad_vae.nn import functional as F
-from tinygrad_vae.testing import arrays, away_from, broadcastable_shapes, positive_arrays, shapes
+from tinygrad_vae.testing import arrays, away_from, broadcastable_shapes, positive_arrays
 
 REDUCTION = st.sampled_from(["none", "mean", "sum"])
 
@@ -354,3 +354,233 @@ CATALOGUE = [
 
 (test_forward_matches_numpy, test_first_derivatives, test_second_derivatives,
  test_float32_stays_float32, test_matches_torch) = catalogue_properties(CATALOGUE, examples=5)
+
+
+# --------------------------------------------------------------------------
+# conventions at the kinks and clamps (values worked out by hand)
+# --------------------------------------------------------------------------
+
+
+def grads_of(loss: Callable[..., Tensor], *values: Any, **params: Any) -> list[np.ndarray]:
+    xs = [Tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
+    loss(*xs, **params).backward()
+    return [x.grad.data for x in xs]
+
+
+def second_derivative(loss: Callable[..., Tensor], x: list[float], t: list[float], **params: Any) -> np.ndarray:
+    """d/dx of sum(d loss / dx): the diagonal of the Hessian of a sum of elementwise terms."""
+    xt = Tensor(np.asarray(x), requires_grad=True)
+    (g,) = gradients(loss(xt, Tensor(np.asarray(t)), reduction="sum", **params), [xt], create_graph=True)
+    (gg,) = gradients(g.sum(), [xt])
+    return gg.data
+
+
+def test_l1_gradient_at_zero_difference_is_zero() -> None:
+    gx, gt = grads_of(F.l1_loss, [1.0, 2.0, 3.0], [2.0, 2.0, 1.0], reduction="sum")
+    np.testing.assert_array_equal(gx, [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(gt, [1.0, 0.0, -1.0])
+
+
+@pytest.mark.parametrize("loss, width, key", [(F.smooth_l1_loss, 0.5, "beta"), (F.huber_loss, 2.0, "delta")])
+def test_smooth_l1_and_huber_take_the_linear_branch_at_the_kink(loss: Callable[..., Tensor], width: float,
+                                                                key: str) -> None:
+    """At |d| = width both branches have slope sign(d) (smooth_l1) or delta sign(d) (huber); the second
+    derivative there is the linear branch's, 0, as torch's forward (|d| < width is quadratic)."""
+    scale = 1.0 if key == "beta" else width
+    x, t = [width, -width, 0.25 * width], [0.0, 0.0, 0.0]
+    (gx,) = grads_of(lambda a: loss(a, Tensor(np.asarray(t)), reduction="sum", **{key: width}), x)
+    np.testing.assert_allclose(gx, [scale, -scale, 0.25 * scale], rtol=1e-15)
+    quadratic = 1.0 / width if key == "beta" else 1.0
+    np.testing.assert_allclose(second_derivative(loss, x, t, **{key: width}), [0.0, 0.0, quadratic], rtol=1e-15)
+    value = loss(Tensor(np.asarray([width])), Tensor(np.zeros(1)), **{key: width}).item()
+    assert value == pytest.approx(0.5 * width * scale, rel=1e-15)  # both branches agree at the kink
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_clamps_each_log_at_minus_100(dtype: Any) -> None:
+    """Probability 0 for a positive target and 1 for a negative one cost 100 each (torch's clamp), and
+    the clamped terms pass no gradient (no inf or NaN)."""
+    x = Tensor(np.array([0.0, 1.0, 0.5], dtype=dtype), requires_grad=True)
+    loss = F.binary_cross_entropy(x, np.array([1.0, 0.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, np.log(2.0)], rtol=1e-6)
+    assert loss.dtype == dtype
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, -2.0], rtol=1e-6)  # d/dx -log x = -1/x at 0.5
+
+
+def test_gaussian_nll_loss_clamps_var_at_eps_and_passes_its_gradient_through() -> None:
+    """var = 0.01 < eps = 0.1 is taken as 0.1: loss 0.5 (log 0.1 + d^2 / 0.1) for d = 1, and d/dvar is
+    the derivative at 0.1, 0.5 (1/0.1 - 1/0.01) = -45, passed on to var unchanged (torch's convention)."""
+    x, t, var = (Tensor(np.array([v]), requires_grad=True) for v in (1.0, 0.0, 0.01))
+    loss = F.gaussian_nll_loss(x, t, var, eps=0.1, reduction="sum")
+    assert loss.item() == pytest.approx(0.5 * (np.log(0.1) + 10.0), rel=1e-14)
+    loss.backward()
+    np.testing.assert_allclose(var.grad.data, [-45.0], rtol=1e-12)
+    np.testing.assert_allclose(x.grad.data, [10.0], rtol=1e-12)
+
+
+def test_kl_div_at_a_zero_target_is_zero_with_zero_target_gradient() -> None:
+    log_q = Tensor(np.log(np.array([0.5, 0.5])), requires_grad=True)
+    target = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    loss = F.kl_div(log_q, target, reduction="sum")
+    assert loss.item() == pytest.approx(np.log(2.0), rel=1e-15)  # 0 + 1 (log 1 - log 0.5)
+    loss.backward()
+    np.testing.assert_allclose(target.grad.data, [-np.log(0.5), 1.0 - np.log(0.5)], rtol=1e-15)
+    np.testing.assert_array_equal(log_q.grad.data, [0.0, -1.0])
+
+
+# --------------------------------------------------------------------------
+# edge cases
+# --------------------------------------------------------------------------
+
+
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient() -> None:
+    """torch's weighted mean over no targets is 0/0 = NaN, and its gradient is 0."""
+    x = Tensor(np.zeros((2, 3)), requires_grad=True)
+    loss = F.cross_entropy(x, np.array([-100, -100]), label_smoothing=0.1)
+    assert np.isnan(loss.item())
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((2, 3)))
+
+
+def test_cross_entropy_weighted_mean_by_hand() -> None:
+    """Uniform logits over 2 classes: each kept loss is w[t] log 2, and the mean divides by sum of w[t]."""
+    loss = F.cross_entropy(Tensor(np.zeros((3, 2))), np.array([0, 1, 1]), np.array([1.0, 3.0]), ignore_index=0)
+    assert loss.item() == pytest.approx(np.log(2.0), rel=1e-15)  # (3 + 3) log 2 / (3 + 3)
+    loss = F.cross_entropy(Tensor(np.zeros((3, 2))), np.array([0, 1, 1]), np.array([1.0, 3.0]), reduction="sum")
+    assert loss.item() == pytest.approx(7.0 * np.log(2.0), rel=1e-15)
+
+
+def test_unbatched_cross_entropy_takes_a_scalar_target() -> None:
+    loss = F.cross_entropy(Tensor(np.array([0.0, 0.0, 0.0, 0.0])), np.array(2), reduction="none")
+    assert loss.shape == ()
+    assert loss.item() == pytest.approx(np.log(4.0), rel=1e-15)
+
+
+def test_attention_row_with_every_key_masked_is_zero_with_zero_gradient() -> None:
+    q = Tensor(np.ones((2, 3)), requires_grad=True)
+    k = Tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    v = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, False]])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    np.testing.assert_array_equal(out.data[1], [0.0, 0.0])
+    assert np.isfinite(out.data).all()
+    out[1].sum().backward()
+    for t in (q, k, v):
+        np.testing.assert_array_equal(t.grad.data, np.zeros(t.shape))
+
+
+def test_attention_float_mask_of_minus_inf_masks_like_false() -> None:
+    q, k, v = (Tensor(np.random.default_rng(0).standard_normal((3, 2))) for _ in range(3))
+    mask = np.array([[True, False, True], [False, False, False], [True, True, False]])
+    additive = np.where(mask, 0.0, -np.inf)
+    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, attn_mask=additive).data,
+                                  F.scaled_dot_product_attention(q, k, v, attn_mask=mask).data)
+
+
+def test_attention_causal_mask_is_aligned_at_the_top_left() -> None:
+    """L = 2 queries, S = 3 keys: query 0 sees key 0 only, query 1 keys 0 and 1 (torch's tril(L, S))."""
+    v = Tensor(np.array([[1.0], [2.0], [4.0]]))
+    out = F.scaled_dot_product_attention(Tensor(np.zeros((2, 1))), Tensor(np.zeros((3, 1))), v, is_causal=True)
+    np.testing.assert_allclose(out.data, [[1.0], [1.5]], rtol=1e-15)
+
+
+def test_attention_grouped_query_heads_share_key_value_heads() -> None:
+    rng = np.random.default_rng(1)
+    q, k, v = rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 3, 2))
+    out = F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), enable_gqa=True)
+    # query heads 0, 1 use key/value head 0; heads 2, 3 use head 1 (torch's repeat_interleave)
+    np.testing.assert_allclose(out.data, np_attention(q, np.repeat(k, 2, axis=0), np.repeat(v, 2, axis=0)),
+                               rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# errors name the function, the shapes or values, and what was expected
+# --------------------------------------------------------------------------
+
+
+def test_cross_entropy_names_an_out_of_range_class() -> None:
+    with pytest.raises(OpError, match=r"cross_entropy: target class 7 is out of range for 3 classes "
+                                      r"\(expected 0 <= target < 3, or ignore_index=-100\)"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0, 7]))
+    with pytest.raises(OpError, match=r"nll_loss: target class -1 is out of range for 3 classes"):
+        F.nll_loss(Tensor(np.zeros((2, 3))), np.array([-1, 0]))
+
+
+def test_cross_entropy_names_a_target_of_the_wrong_shape() -> None:
+    with pytest.raises(OpError, match=r"cross_entropy: target shape \(3,\) does not fit input shape \(2, 3\): "
+                                      r"expected class indices of shape \(2,\)"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0, 1, 2]))
+    with pytest.raises(TypeError, match=r"cross_entropy: a target of class indices must have an integer dtype"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"holds class probabilities and must be floating point, got int64"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(OpError, match=r"cross_entropy: weight must have shape \(3,\), one per class, got \(2,\)"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0, 1]), np.ones(2))
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.kl_div,
+                                  F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_elementwise_losses_refuse_targets_of_another_shape(loss: Callable[..., Tensor]) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: target shape \(3,\) must equal input shape \(2, 3\)"):
+        loss(Tensor(np.full((2, 3), 0.5)), Tensor(np.full(3, 0.5)))
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss,
+                                  F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_losses_name_an_unknown_reduction(loss: Callable[..., Tensor]) -> None:
+    with pytest.raises(OpError, match=rf"{loss.__name__}: reduction must be one of \('none', 'mean', 'sum'\), "
+                                      r"got 'batchmean'"):
+        loss(Tensor(np.full(2, 0.5)), Tensor(np.full(2, 0.5)), reduction="batchmean")
+
+
+def test_class_and_distribution_losses_name_an_unknown_reduction() -> None:
+    with pytest.raises(OpError, match=r"cross_entropy: reduction must be one of \('none', 'mean', 'sum'\), got 'avg'"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction="avg")
+    with pytest.raises(OpError, match=r"nll_loss: reduction must be one of"):
+        F.nll_loss(Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction="avg")
+    with pytest.raises(OpError, match=r"kl_div: reduction must be one of \('none', 'mean', 'sum', 'batchmean'\)"):
+        F.kl_div(Tensor(np.zeros(2)), Tensor(np.ones(2)), reduction="avg")
+    with pytest.raises(OpError, match=r"gaussian_nll_loss: reduction must be one of"):
+        F.gaussian_nll_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), 1.0, reduction="avg")
+
+
+def test_value_errors_name_the_loss_and_the_bad_values() -> None:
+    with pytest.raises(OpError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\], "
+                                      r"got values from -0.5 to 0.5"):
+        F.binary_cross_entropy(Tensor(np.array([-0.5, 0.5])), Tensor(np.array([0.0, 1.0])))
+    with pytest.raises(OpError, match=r"kl_div: target must hold probabilities \(>= 0\) unless log_target=True, "
+                                      r"got a minimum of -0.1"):
+        F.kl_div(Tensor(np.zeros(2)), Tensor(np.array([-0.1, 1.1])))
+    with pytest.raises(OpError, match=r"gaussian_nll_loss: var must be >= 0, got a minimum of -1.0"):
+        F.gaussian_nll_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), Tensor(np.array([-1.0, 1.0])))
+    with pytest.raises(OpError, match=r"smooth_l1_loss: beta must be >= 0, got -1.0"):
+        F.smooth_l1_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), beta=-1.0)
+    with pytest.raises(OpError, match=r"huber_loss: delta must be > 0, got 0.0"):
+        F.huber_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), delta=0.0)
+
+
+def test_gaussian_nll_loss_names_a_var_of_the_wrong_shape() -> None:
+    with pytest.raises(OpError, match=r"gaussian_nll_loss: var shape \(2, 1\) does not fit input shape \(2, 3, 4\)"):
+        F.gaussian_nll_loss(Tensor(np.zeros((2, 3, 4))), Tensor(np.zeros((2, 3, 4))), Tensor(np.ones((2, 1))))
+
+
+def test_weights_that_do_not_broadcast_are_named() -> None:
+    with pytest.raises(OpError, match=r"binary_cross_entropy_with_logits: pos_weight of shape \(2,\) must broadcast "
+                                      r"to the input's shape \(2, 3\)"):
+        F.binary_cross_entropy_with_logits(Tensor(np.zeros((2, 3))), Tensor(np.zeros((2, 3))),
+                                           pos_weight=np.ones(2))
+
+
+def test_attention_refuses_dropout_and_names_bad_shapes() -> None:
+    q = Tensor(np.zeros((2, 3)))
+    with pytest.raises(OpError, match=r"scaled_dot_product_attention: dropout_p=0.1 is not supported: "
+                                      r"torch's signature has no generator argument"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+    with pytest.raises(OpError, match=r"scaled_dot_product_attention: query \(2, 3\) and key \(2, 4\) must have "
+                                      r"the same feature size"):
+        F.scaled_dot_product_attention(q, Tensor(np.zeros((2, 4))), q)
+    with pytest.raises(OpError, match=r"attn_mask of shape \(3, 3\) must broadcast to the scores' shape \(2, 2\)"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((3, 3), dtype=bool))
+    with pytest.raises(OpError, match=r"give attn_mask or is_causal=True, not both"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((2, 2), dtype=bool), is_causal=True)

@@ -212,10 +212,10 @@ def cross_entropy(
     weights = _class_weights(weight, input, axis, op)
     log_probs = log_softmax(input, axis)
     if tuple(np.shape(unwrap(target))) == input.shape:
-        target = _operand(target, input)
-        if target.dtype.kind != "f":
+        if np.asarray(unwrap(target)).dtype.kind != "f":
             raise TypeError(f"{op}: a target of the input's shape {input.shape} holds class probabilities "
-                            f"and must be floating point, got {target.dtype}")
+                            f"and must be floating point, got {np.asarray(unwrap(target)).dtype}")
+        target = _operand(target, input)
         if label_smoothing > 0:
             target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
         return _reduce(-(log_probs * (target * weights)).sum(axis=axis), reduction, op)
