@@ -268,6 +268,16 @@ def attention_inputs(draw: Callable, mask: str) -> Call:
     return Call((q, k, v), params)
 
 
+@st.composite
+def grouped_query_inputs(draw: Callable) -> Call:
+    """enable_gqa: query (B, Hq, L, E) with Hq a multiple of key/value's head count Hkv."""
+    kv_heads, group = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    b, n_q, n_k, e = (draw(st.integers(1, 2)) for _ in range(4))
+    q = draw(arrays((b, kv_heads * group, n_q, e)))
+    k, v = draw(arrays((b, kv_heads, n_k, e))), draw(arrays((b, kv_heads, n_k, e)))
+    return Call((q, k, v), {"enable_gqa": True, "is_causal": draw(st.booleans())})
+
+
 def torch_sdpa(q: Any, k: Any, v: Any, attn_mask: np.ndarray | None = None, **params: Any) -> Any:
     """torch's math backend: its CPU flash kernel has no second derivative."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -350,6 +360,11 @@ CATALOGUE = [
            torch=torch_sdpa),
     OpCase("attention_causal", F.scaled_dot_product_attention, np_attention, attention_inputs("causal"),
            torch=torch_sdpa),
+    OpCase("attention_grouped_query", F.scaled_dot_product_attention,
+           lambda q, k, v, enable_gqa, is_causal: np_attention(
+               q, np.repeat(k, q.shape[1] // k.shape[1], axis=1), np.repeat(v, q.shape[1] // v.shape[1], axis=1),
+               is_causal=is_causal),
+           grouped_query_inputs(), torch=torch_sdpa),
 ]
 
 (test_forward_matches_numpy, test_first_derivatives, test_second_derivatives,
