@@ -575,6 +575,11 @@ def test_value_errors_name_the_loss_and_the_bad_values() -> None:
         F.huber_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), delta=0.0)
 
 
+def test_kl_div_batchmean_of_an_empty_batch_is_named() -> None:
+    with pytest.raises(OpError, match=r"kl_div: cannot take the batchmean of an empty batch, input shape \(0, 2\)"):
+        F.kl_div(Tensor(np.zeros((0, 2))), Tensor(np.zeros((0, 2))), reduction="batchmean")
+
+
 def test_gaussian_nll_loss_names_a_var_of_the_wrong_shape() -> None:
     with pytest.raises(OpError, match=r"gaussian_nll_loss: var shape \(2, 1\) does not fit input shape \(2, 3, 4\)"):
         F.gaussian_nll_loss(Tensor(np.zeros((2, 3, 4))), Tensor(np.zeros((2, 3, 4))), Tensor(np.ones((2, 1))))

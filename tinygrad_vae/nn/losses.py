@@ -359,7 +359,11 @@ def kl_div(input: Tensor, target: Any, *, reduction: str = "mean", log_target: b
         terms = target * log(where(positive, target, 1.0)) - target * input  # t log t = 0 at t = 0
     if reduction != "batchmean":
         return _reduce(terms, reduction, op)
-    return terms.sum() * (1.0 / input.shape[0]) if input.ndim else terms.sum()
+    if input.ndim == 0:
+        return terms.sum()
+    if input.shape[0] == 0:
+        raise OpError(f"{op}: cannot take the batchmean of an empty batch, input shape {input.shape}")
+    return terms.sum() * (1.0 / input.shape[0])
 
 
 def gaussian_nll_loss(
