@@ -8,9 +8,9 @@ Conventions:
 * A 0-d tensor can be reduced over dim 0 or -1 (as torch): the result is the tensor itself.
 * The mean of an empty selection is nan, and var/std with N - correction <= 0 give what
   torch gives (sum of squares / 0: nan for 0/0, inf otherwise), not an error. Their
-  gradients are the formula's derivative: nan where N - correction <= 0 and the tensor has
-  one element or equal ones (as torch); with unequal elements ±inf by the sign of
-  x - mean, where torch gives +inf everywhere.
+  gradients are the composite's derivative, nan wherever N - correction <= 0: as torch
+  for one element or equal ones; with unequal elements torch gives +inf, ours is nan
+  (the centring's rule subtracts the mean of [-inf, inf]).
 * ``prod``'s gradient is the product of the other elements, computed without division, so
   it is exact with zeros (one zero: the product of the others there, 0 elsewhere; two or more: 0).
 * Integer and bool inputs of amax/amin/max/min and any/all give results outside the graph.
