@@ -115,7 +115,8 @@ CATALOGUE = [
            unary(values=away_from_zero, params=one_dim), torch=lambda t, dim, keepdim: t.prod(dim, keepdim)),
     OpCase("prod_all", lambda a: a.prod(), np_prod, unary(values=away_from_zero), torch=lambda t: t.prod()),
     OpCase("prod_near_zero", lambda a: a.prod(), np_prod, unary()),
-    OpCase("var_method", lambda a, **p: a.var(**p), lambda a, dim, correction, keepdim: np_var(a, dim, correction, keepdim),
+    OpCase("var_method", lambda a, **p: a.var(**p),
+           lambda a, dim, correction, keepdim: np_var(a, dim, correction, keepdim),
            unary(shape=any_shape(min_dims=1, min_side=2), params=var_params),
            torch=lambda t, **p: t.var(**p)),
     OpCase("var_unbiased_positional", lambda a, dim, keepdim: a.var(dim, False, keepdim),
@@ -319,7 +320,10 @@ def test_prod_gradient_is_the_product_of_the_others_with_zeros(values: list, exp
 
 
 def test_prod_second_derivative_with_a_zero() -> None:
-    """d^2 prod / dx_i dx_j = the product of the elements other than i and j: for (2, 0, 3), [[0,3,0],[3,0,2],[0,2,0]]."""
+    """d^2 prod / dx_i dx_j = the product of the elements other than i and j.
+
+    For (2, 0, 3): [[0, 3, 0], [3, 0, 2], [0, 2, 0]] (the diagonal is 0: prod is linear in each element).
+    """
     x = leaf([2.0, 0.0, 3.0])
     (g,) = gradients(x.prod(), x, create_graph=True)
     rows = [gradients(g[i], x, retain_graph=True, materialize_grads=True)[0].data for i in range(3)]

@@ -105,10 +105,11 @@ def np_sorted(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
 CATALOGUE = [
     OpCase("cumsum_method", lambda a, dim: a.cumsum(dim), np_cumsum, unary(params=a_dim),
            torch=lambda t, dim: t.cumsum(dim)),
-    OpCase("cumsum_method_cubed", lambda a, dim: a.cumsum(dim) ** 3, lambda a, dim: np_cumsum(a, dim).reshape(a.shape) ** 3,
+    OpCase("cumsum_method_cubed", lambda a, dim: a.cumsum(dim) ** 3, lambda a, dim: np_cumsum(a, dim) ** 3,
            unary(params=a_dim), torch=lambda t, dim: t.cumsum(dim) ** 3),
     OpCase("cumsum_function", lambda a, axis: tg.cumsum(a, axis), lambda a, axis: np_cumsum(
-        a.reshape(-1) if axis is None else a, 0 if axis is None else axis), unary(shape=any_shape(1), params=numpy_axis)),
+        a.reshape(-1) if axis is None else a, 0 if axis is None else axis),
+        unary(shape=any_shape(1), params=numpy_axis)),
     # torch's cumprod divides in its second derivative (wrong where the product underflows, e.g. 1e-204 ** 2),
     # so its torch row keeps away from 0; the function's row and the plain tests cover zeros.
     OpCase("cumprod_method", lambda a, dim: a.cumprod(dim), lambda a, dim: np_running(a, dim, np.multiply),

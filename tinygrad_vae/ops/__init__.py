@@ -14,7 +14,9 @@
 """
 
 from tinygrad_vae.core.tensor import Tensor
-from tinygrad_vae.ops import activations, creation, elementwise, linalg, losses, methods, movement, reductions, scans, sorting
+from tinygrad_vae.ops import (
+    activations, creation, elementwise, linalg, losses, methods, movement, reductions, scans, sorting,
+)
 from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
 from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
 from tinygrad_vae.ops.base import Op, unbroadcast
@@ -44,9 +46,9 @@ FUNCTIONS = sorted(
 )
 # The op classes, for users who build on them.
 CLASSES = [
-    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Cumprod", "Cumsum", "Div", "Extreme", "Exp", "GaussianKL", "GetItem",
-    "LeakyReLUFn", "Log", "LogCumSumExp", "LogSumExp", "MatMul", "Maximum", "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar",
-    "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn", "SoftplusFn", "Sqrt", "SquaredError", "Sub",
-    "Sum", "TanhFn", "Transpose", "Where",
+    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Cumprod", "Cumsum", "Div", "Exp",
+    "Extreme", "GaussianKL", "GetItem", "LeakyReLUFn", "Log", "LogCumSumExp", "LogSumExp", "MatMul", "Maximum",
+    "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar", "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn",
+    "SoftplusFn", "Sqrt", "SquaredError", "Sub", "Sum", "TanhFn", "Transpose", "Where",
 ]
 __all__ = [*CLASSES, *FUNCTIONS, "unbroadcast"]

@@ -223,7 +223,7 @@ class TensorMethods:
     def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
         return srt.argsort_dim(self, dim, descending)
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> red.ValuesIndices:  # noqa: A002
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> red.ValuesIndices:
         return srt.topk(self, k, dim, largest, sorted)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,

@@ -257,7 +257,7 @@ def _truth(x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
 # --------------------------------------------------------------------------
 
 
-def sum(x: Tensor, axis: Axis = None, dtype: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+def sum(x: Tensor, axis: Axis = None, dtype: Any = None, keepdims: bool = False) -> Tensor:  # NumPy's name
     """np.sum: ``dtype`` casts first (an integer or bool dtype puts the result outside the graph)."""
     return Sum.apply(x if dtype is None else astype(x, dtype), axis=axis, keepdims=keepdims)
 
@@ -277,19 +277,19 @@ def amin(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return extreme(x, axis, keepdims, largest=False)
 
 
-max, min = amax, amin  # noqa: A001 (np.max and np.min are np.amax and np.amin)
+max, min = amax, amin  # np.max and np.min are np.amax and np.amin)
 
 
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
-def any(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+def any(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # NumPy's name
     """np.any: a bool tensor, outside the graph."""
     return _truth(x, axis, keepdims, "any")
 
 
-def all(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+def all(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # NumPy's name
     """np.all: a bool tensor, outside the graph."""
     return _truth(x, axis, keepdims, "all")
 

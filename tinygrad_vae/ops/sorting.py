@@ -51,7 +51,7 @@ def sort_dim(x: Tensor, dim: int = -1, descending: bool = False) -> ValuesIndice
     return ValuesIndices(Reshape.apply(values, shape=x.shape), wrap(indices.reshape(x.shape).astype(np.int64)))
 
 
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
     """torch.topk: the k largest (or smallest) along ``dim``, as (values, indices), always in sorted order
     (torch leaves the order unspecified for sorted=False; sorted order is one it may give)."""
     flat = _as_1d(x)
