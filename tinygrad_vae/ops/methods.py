@@ -162,7 +162,10 @@ class TensorMethods:
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool = False) -> Tensor | red.ValuesIndices:
-        """torch.max: no dim, the largest value; an int dim, (values, indices); a Tensor, the elementwise maximum."""
+        """torch.max: no dim, the largest value; an int dim, (values, indices); a Tensor, the elementwise maximum.
+
+        As torch, max(dim) gives the gradient to the index it returns; max() with no dim splits it between ties.
+        """
         return _max_or_min(self, dim_or_axis("max", dim, axis), keepdim or keepdims, largest=True)
 
     def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -288,10 +291,10 @@ def _max_or_min(x: Tensor, dim: Any, keepdim: bool, largest: bool) -> Tensor | r
         if keepdim:
             raise TypeError(f"{name}: keepdim needs a dim (torch's {name}() takes no keepdim)")
         return red.amax(x) if largest else red.amin(x)
-    if not isinstance(dim, int):
+    if isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}: dim must be an int (torch.{name} reduces one dim), got {dim!r}; "
                         f"use a{name} for several dims")
-    return red.extreme_with_index(x, dim, keepdim, largest)
+    return red.extreme_with_index(x, dim, keepdim, largest)  # checks that dim is an int
 
 
 def _correction(correction: float | None, unbiased: bool | None) -> float:
