@@ -290,6 +290,8 @@ def test_method_var_is_unbiased_and_the_function_is_numpys_ddof_0() -> None:
     assert tg.std(leaf(x), axis=0, ddof=1).data == pytest.approx(np.std(x, axis=0, ddof=1), rel=1e-15)
     np.testing.assert_allclose(leaf(x).var(0, unbiased=False).data, np.var(x, axis=0), rtol=1e-15)
     np.testing.assert_allclose(leaf(x).var(axis=1, keepdims=True).data, np.var(x, axis=1, ddof=1, keepdims=True))
+    # var(dim, unbiased) positionally, as torch's overload: False is correction 0
+    np.testing.assert_allclose(leaf(x).var(0, False).data, np.var(x, axis=0), rtol=1e-15)
 
 
 def test_std_mean_and_var_mean_are_tuples() -> None:
@@ -304,6 +306,7 @@ def test_std_mean_and_var_mean_are_tuples() -> None:
 def test_sum_with_a_dtype_casts_first() -> None:
     x = leaf([0.5, 1.5, 2.25])
     assert x.sum(dtype=np.float32).dtype == np.float32
+    assert x.sum(0, False, np.float32).dtype == np.float32  # torch's positional order: dim, keepdim, dtype
     counts = Tensor(np.array([True, False, True])).sum()
     assert counts.dtype == np.int64 and counts.data == 2
     assert tg.sum(Tensor(np.array([1.7, 2.6])), dtype=np.int64).data == 3  # cast (to 1, 2) and then summed

@@ -148,15 +148,15 @@ class TensorMethods:
 
     # ---- reductions ----------------------------------------------------------------
     # torch's dim/keepdim (positional as torch), and NumPy's axis=/keepdims= keywords alike.
-    def sum(self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None, axis: Axis = None,
+    def sum(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
             keepdims: bool = False) -> Tensor:
         return red.sum(self, dim_or_axis("sum", dim, axis), dtype, keepdim or keepdims)
 
-    def mean(self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None, axis: Axis = None,
+    def mean(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
              keepdims: bool = False) -> Tensor:
         return red.mean(self, dim_or_axis("mean", dim, axis), dtype, keepdim or keepdims)
 
-    def prod(self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None, axis: Axis = None,
+    def prod(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
              keepdims: bool = False) -> Tensor:
         return red.prod(self, dim_or_axis("prod", dim, axis), dtype, keepdim or keepdims)
 

@@ -196,7 +196,7 @@ def _variance(x: Tensor, axis: Axis, correction: float, keepdims: bool, op: str)
     count = math.prod(x.shape[a] for a in axes)
     centred = x - Mean.apply(x, axis=axes, keepdims=True)
     squares = Sum.apply(centred * centred, axis=axes, keepdims=keepdims)
-    dof = np.asarray(builtins.max(0.0, count - correction), dtype=x.dtype)
+    dof = np.asarray(builtins.max(0.0, count - correction), dtype=squares.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         return squares / wrap(dof)
 
