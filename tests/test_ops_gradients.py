@@ -287,8 +287,8 @@ CATALOGUE: list[OpCase] = [
     # reductions over None, an int axis or a tuple of axes, keepdims both ways
     OpCase("sum", lambda a, **p: a.sum(**p), np.sum, unary(params=reduction_params)),
     OpCase("mean", lambda a, **p: a.mean(**p), np.mean, unary(params=reduction_params)),
-    OpCase("max", lambda a, **p: a.max(**p), np.max, unary(values=distinct, params=reduction_params)),
-    OpCase("min", lambda a, **p: a.min(**p), np.min, unary(values=distinct, params=reduction_params)),
+    OpCase("amax", lambda a, **p: a.amax(**p), np.max, unary(values=distinct, params=reduction_params)),
+    OpCase("amin", lambda a, **p: a.amin(**p), np.min, unary(values=distinct, params=reduction_params)),
     OpCase("var", lambda a, correction, **p: a.var(correction=correction, **p),
            lambda a, correction, **p: np.var(a, ddof=correction, **p),
            unary(shape=any_shape(min_dims=1, min_side=2),
@@ -421,7 +421,7 @@ def test_leaky_relu_derivative_at_zero_is_the_negative_slope() -> None:
     np.testing.assert_array_equal(grad_of(lambda x: x.leaky_relu(0.25), [-1.0, 0.0, 2.0])[0], [0.25, 0.25, 1.0])
 
 
-@pytest.mark.parametrize("reduce, sign", [("max", 1.0), ("min", -1.0)])
+@pytest.mark.parametrize("reduce, sign", [("amax", 1.0), ("amin", -1.0)])
 def test_tied_extremes_split_the_gradient_evenly(reduce: str, sign: float) -> None:
     x = sign * np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     np.testing.assert_allclose(grad_of(lambda t: getattr(t, reduce)(axis=1), x)[0],

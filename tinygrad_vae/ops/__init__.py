@@ -2,7 +2,9 @@
 
     base.py         the Op base class, unbroadcast and the axis helpers every rule shares
     elementwise.py  + - * / ** neg, maximum/minimum, where, clip, cast, exp, log, sqrt, abs
-    reductions.py   sum, mean, max, logsumexp, var
+    reductions.py   sum, mean, prod, amax/amin, max/min with indices, logsumexp, var/std, any/all
+    scans.py        cumsum, cumprod, cummax/cummin, logcumsumexp, diff
+    sorting.py      sort, argsort, topk, argmax, argmin
     movement.py     reshape, transpose/permute/swapaxes/moveaxis, broadcast_to/expand, squeeze/unsqueeze, indexing,
                     concatenate/cat, stack
     shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
@@ -18,7 +20,8 @@
 
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.ops import (
-    activations, creation, elementwise, linalg, losses, methods, movement, reductions, shape, special,
+    activations, creation, elementwise, linalg, losses, methods, movement, reductions, scans, shape, sorting,
+    special,
 )
 from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
 from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
@@ -35,22 +38,25 @@ from tinygrad_vae.ops.losses import GaussianKL, Reparameterize, SquaredError
 from tinygrad_vae.ops.movement import *
 from tinygrad_vae.ops.movement import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Transpose
 from tinygrad_vae.ops.reductions import *
-from tinygrad_vae.ops.reductions import LogSumExp, Max, Mean, Sum
-from tinygrad_vae.ops.special import *
+from tinygrad_vae.ops.reductions import Extreme, LogSumExp, Mean, Sum
+from tinygrad_vae.ops.scans import *
+from tinygrad_vae.ops.scans import Cumprod, Cumsum, LogCumSumExp
 from tinygrad_vae.ops.shape import *
+from tinygrad_vae.ops.sorting import *
+from tinygrad_vae.ops.special import *
 
 methods.install(Tensor)
 
 # The functional forms (a primitive's apply, or a composite's function), which the top level exports too.
 FUNCTIONS = sorted(
     {*activations.__all__, *creation.__all__, *elementwise.__all__, *linalg.__all__, *losses.__all__,
-     *movement.__all__, *reductions.__all__, *shape.__all__, *special.__all__}
+     *movement.__all__, *reductions.__all__, *scans.__all__, *shape.__all__, *sorting.__all__, *special.__all__}
 )
 # The op classes, for users who build on them.
 CLASSES = [
-    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Div", "Exp", "GaussianKL", "GetItem",
-    "LeakyReLUFn", "Log", "LogSumExp", "MatMul", "Max", "Maximum", "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar",
-    "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn", "SoftplusFn", "Sqrt", "SquaredError", "Sub",
-    "Sum", "TanhFn", "Transpose", "Where",
+    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Cumprod", "Cumsum", "Div", "Exp",
+    "Extreme", "GaussianKL", "GetItem", "LeakyReLUFn", "Log", "LogCumSumExp", "LogSumExp", "MatMul", "Maximum",
+    "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar", "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn",
+    "SoftplusFn", "Sqrt", "SquaredError", "Sub", "Sum", "TanhFn", "Transpose", "Where",
 ]
 __all__ = [*CLASSES, *FUNCTIONS, "unbroadcast"]

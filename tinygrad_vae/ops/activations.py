@@ -279,10 +279,10 @@ def normalize(x: Tensor, p: float = 2.0, dim: int | tuple[int, ...] = 1, eps: fl
         raise OpError(f"normalize: p must be positive (or inf), got {p}")
     axes = normalize_axes(dim, x.ndim, "normalize")
     if p == math.inf:
-        norm = red.max(abs(x), axes, True)
+        norm = red.max(abs(x), axes, keepdims=True)
         small = norm.data < eps
     else:
-        total = red.sum(x * x if p == 2 else abs(x) if p == 1 else abs(x) ** p, axes, True)
+        total = red.sum(x * x if p == 2 else abs(x) if p == 1 else abs(x) ** p, axes, keepdims=True)
         small = _root(total.data, p) < eps
         # 1 where the norm is replaced by eps, so that the root's rule never sees 0 there
         norm = _root(where(small, 1.0, total), p)

@@ -24,6 +24,8 @@ from tinygrad_vae.ops import linalg, special
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
 from tinygrad_vae.ops import shape as sh
+from tinygrad_vae.ops import scans as sc
+from tinygrad_vae.ops import sorting as srt
 from tinygrad_vae.ops.base import Axis, dim_or_axis
 
 
@@ -183,23 +185,96 @@ class TensorMethods:
         return special.erfinv(self)
 
     # ---- reductions ----------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return red.sum(self, axis, keepdims)
+    # torch's dim/keepdim (positional as torch), and NumPy's axis=/keepdims= keywords alike.
+    def sum(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
+            keepdims: bool = False) -> Tensor:
+        return red.sum(self, dim_or_axis("sum", dim, axis), dtype, keepdim or keepdims)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return red.mean(self, axis, keepdims)
+    def mean(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
+             keepdims: bool = False) -> Tensor:
+        return red.mean(self, dim_or_axis("mean", dim, axis), dtype, keepdim or keepdims)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return red.max(self, axis, keepdims)
+    def prod(self, dim: Axis = None, keepdim: bool = False, dtype: Any = None, *, axis: Axis = None,
+             keepdims: bool = False) -> Tensor:
+        return red.prod(self, dim_or_axis("prod", dim, axis), dtype, keepdim or keepdims)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return red.min(self, axis, keepdims)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool = False) -> Tensor | red.ValuesIndices:
+        """torch.max: no dim, the largest value; an int dim, (values, indices); a Tensor, the elementwise maximum.
 
-    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-        return red.var(self, axis=axis, keepdims=keepdims, correction=correction)
+        As torch, max(dim) gives the gradient to the index it returns; max() with no dim splits it between ties.
+        """
+        return _max_or_min(self, dim_or_axis("max", dim, axis), keepdim or keepdims, largest=True)
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return red.logsumexp(self, axis, keepdims)
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool = False) -> Tensor | red.ValuesIndices:
+        """torch.min: no dim, the smallest value; an int dim, (values, indices); a Tensor, the elementwise minimum."""
+        return _max_or_min(self, dim_or_axis("min", dim, axis), keepdim or keepdims, largest=False)
+
+    def amax(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """torch.amax: values only, over one or several dims; tied maxima share the gradient evenly."""
+        return red.amax(self, dim_or_axis("amax", dim, axis), keepdim or keepdims)
+
+    def amin(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.amin(self, dim_or_axis("amin", dim, axis), keepdim or keepdims)
+
+    def var(self, dim: Axis = None, correction: float | None = None, keepdim: bool = False, *,
+            unbiased: bool | None = None, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """torch.var: correction=1 by default; ``unbiased`` (or a bool in correction's place, as torch's
+        var(dim, unbiased)) means correction 1 or 0."""
+        return red.var(self, dim_or_axis("var", dim, axis), _correction(correction, unbiased), keepdim or keepdims)
+
+    def std(self, dim: Axis = None, correction: float | None = None, keepdim: bool = False, *,
+            unbiased: bool | None = None, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """torch.std: sqrt of ``var`` with the same arguments."""
+        return red.std(self, dim_or_axis("std", dim, axis), _correction(correction, unbiased), keepdim or keepdims)
+
+    def logsumexp(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None,
+                  keepdims: bool = False) -> Tensor:
+        return red.logsumexp(self, dim_or_axis("logsumexp", dim, axis), keepdim or keepdims)
+
+    def any(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.any(self, dim_or_axis("any", dim, axis), keepdim or keepdims)
+
+    def all(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return red.all(self, dim_or_axis("all", dim, axis), keepdim or keepdims)
+
+    # ---- scans and sorting -----------------------------------------------------------
+    def cumsum(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return sc.cumsum_dim(self, _required_dim("cumsum", dim, axis))
+
+    def cumprod(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return sc.cumprod_dim(self, _required_dim("cumprod", dim, axis))
+
+    def cummax(self, dim: int | None = None, *, axis: int | None = None) -> red.ValuesIndices:
+        return sc.cummax(self, _required_dim("cummax", dim, axis))
+
+    def cummin(self, dim: int | None = None, *, axis: int | None = None) -> red.ValuesIndices:
+        return sc.cummin(self, _required_dim("cummin", dim, axis))
+
+    def logcumsumexp(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return sc.logcumsumexp(self, _required_dim("logcumsumexp", dim, axis))
+
+    def diff(self, n: int = 1, dim: int = -1) -> Tensor:
+        return sc.diff(self, n, dim)
+
+    def sort(self, dim: int = -1, descending: bool = False) -> red.ValuesIndices:
+        return srt.sort_dim(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+        return srt.argsort_dim(self, dim, descending)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> red.ValuesIndices:
+        return srt.topk(self, k, dim, largest, sorted)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+               keepdims: bool = False) -> Tensor:
+        """torch.argmax: dim=None is the index into the flattened tensor."""
+        return srt.argmax(self, dim_or_axis("argmax", dim, axis), keepdim or keepdims)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+               keepdims: bool = False) -> Tensor:
+        return srt.argmin(self, dim_or_axis("argmin", dim, axis), keepdim or keepdims)
 
     # ---- shape -------------------------------------------------------------------
     # (creation-like methods: tril, triu, new_zeros, ...)
@@ -380,6 +455,38 @@ class TensorMethods:
 def _sizes(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """A method's sizes given as ``f(2, 3)`` or as ``f((2, 3))``."""
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _max_or_min(x: Tensor, dim: Any, keepdim: bool, largest: bool) -> Tensor | red.ValuesIndices:
+    """torch.max/min's three forms: over everything, along an int dim with indices, or against another Tensor."""
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor):
+        return ew.maximum(x, dim) if largest else ew.minimum(x, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}: keepdim needs a dim (torch's {name}() takes no keepdim)")
+        return red.amax(x) if largest else red.amin(x)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}: dim must be an int (torch.{name} reduces one dim), got {dim!r}; "
+                        f"use a{name} for several dims")
+    return red.extreme_with_index(x, dim, keepdim, largest)  # checks that dim is an int
+
+
+def _correction(correction: float | None, unbiased: bool | None) -> float:
+    """torch's var/std correction: from ``correction`` or ``unbiased`` (not both), 1 by default."""
+    if correction is not None and unbiased is not None:
+        raise TypeError(f"var: got both correction={correction} and unbiased={unbiased}; give one of them")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return 1 if correction is None else correction
+
+
+def _required_dim(op: str, dim: int | None, axis: int | None) -> int:
+    """The dim a torch scan needs (torch has no default for it)."""
+    chosen = dim_or_axis(op, dim, axis)
+    if chosen is None:
+        raise TypeError(f"{op}: missing the dim to scan along (torch's {op} requires dim)")
+    return chosen
 
 
 def install(cls: type) -> None:
