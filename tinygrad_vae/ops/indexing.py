@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.core.function import OpError
-from tinygrad_vae.core.tensor import Tensor, lift, wrap
+from tinygrad_vae.core.tensor import Tensor, wrap
 from tinygrad_vae.ops.elementwise import where
 from tinygrad_vae.ops.movement import BroadcastTo, GetItem, ScatterAdd, concatenate, unsqueeze
 from tinygrad_vae.ops.reductions import max as reduce_max
@@ -121,8 +121,13 @@ def _targets(op: str, x: Tensor, dim: int, index: Any) -> tuple[np.ndarray, ...]
 
 
 def _used(op: str, src: Any, like: Tensor, index_shape: tuple[int, ...]) -> Tensor:
-    """The entries of src that index uses: src cut to index's shape (torch lets src be larger)."""
-    src = lift(src, like)
+    """The entries of src that index uses: src cut to index's shape (torch lets src be larger).
+
+    An array or list takes x's dtype; a Tensor of another dtype is an error, as in torch.
+    """
+    src = src if isinstance(src, Tensor) else wrap(np.asarray(src, dtype=like.dtype))
+    if src.dtype != like.dtype:
+        raise OpError(f"{op}: src has dtype {src.dtype} but the tensor has {like.dtype}; they must agree")
     if src.ndim != len(index_shape) or any(m > n for m, n in zip(index_shape, src.shape)):
         raise OpError(f"{op}: index of shape {index_shape} must not be larger than src of shape {src.shape}")
     return GetItem.apply(src, index=tuple(slice(0, m) for m in index_shape))
