@@ -149,7 +149,8 @@ EINSUMS = [
     ("...ij,...jk->...ik", "batched_ellipsis"), ("i,i->", "inner"), ("bij,bjk->bik", "batched"),
     ("iij->j", "partial_diagonal"), ("ij,jk", "implicit"), ("i,j->ij", "outer"), ("ij->", "sum"),
     ("ii,i->i", "diagonal_times_vector"), ("iji->j", "split_diagonal"), ("ij,ij,jk->ki", "three_operands"),
-    ("...i->...", "ellipsis_sum"), ("i...,i->...", "leading_contraction"), ("ba,bc", "implicit_order"), (",i->i", "scalar"),
+    ("...i->...", "ellipsis_sum"), ("i...,i->...", "leading_contraction"), ("ba,bc", "implicit_order"),
+    (",i->i", "scalar"),
 ]
 
 CATALOGUE: list[OpCase] = [

@@ -220,7 +220,7 @@ class Abs(Op):
 
 # A primitive's functional form is its ``apply``: add(a, b) is a + b for two Tensors.
 add, sub, mul, div, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Neg.apply
-exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply
+exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply  # noqa: A001 (NumPy's names)
 
 
 def power(base: Tensor, exponent: Any) -> Tensor:
@@ -230,7 +230,7 @@ def power(base: Tensor, exponent: Any) -> Tensor:
     return PowScalar.apply(base, exponent=as_number(exponent))
 
 
-def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
     """Clamp to [min, max] (either may be None); the gradient passes where min <= x <= max."""
     return Clip.apply(x, lo=as_number(min), hi=as_number(max))
 

@@ -66,7 +66,8 @@ def _gather_index(op: str, x_shape: tuple[int, ...], dim: int, index: Any) -> tu
         raise OpError(f"{op}: needs a tensor with at least 1 dimension, got shape {x_shape}")
     dim = _dim(op, dim, len(x_shape))
     if index.ndim != len(x_shape):
-        raise OpError(f"{op}: index of shape {index.shape} must have as many dimensions as the tensor of shape {x_shape}")
+        raise OpError(f"{op}: index of shape {index.shape} must have as many dimensions as the tensor "
+                      f"of shape {x_shape}")
     for d, (m, n) in enumerate(zip(index.shape, x_shape)):
         if d != dim and m > n:
             raise OpError(f"{op}: index of shape {index.shape} is larger than the tensor of shape {x_shape} "

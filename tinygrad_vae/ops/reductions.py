@@ -110,7 +110,7 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 
 # --------------------------------------------------------------------------
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -118,11 +118,11 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """min(x) = -max(-x), which gives ties the same even split."""
     return -Max.apply(-x, axis=axis, keepdims=keepdims)
 
