@@ -220,7 +220,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, inclu
         layers = [unsqueeze(t, -1) for t in own + _layers(x, targets, used, fill)]
         stacked = concatenate(layers, axis=-1) if layers else unsqueeze(x, -1)
         total = (reduce_max if reduce == "amax" else reduce_min)(stacked, -1, False)
-    return total if include_self and reduce != "prod" else where(written, total, x)
+    return total if include_self else where(written, total, x)
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""Linear algebra: the matrix product, and ``affine`` (x @ W + b in one node, as layers use it)."""
+"""Linear algebra: the matrix product, ``affine`` (x @ W + b in one node, as layers use it), and einsum.
+
+``Einsum`` is the one other primitive: its gradient is again an einsum (see its docstring).
+The NumPy-named products (tensordot, dot, vdot, inner, outer, kron, cross) are composites of
+it and of indexing, with NumPy's semantics; the Tensor methods of the same names follow torch
+(``x.dot(y)`` takes 1-D tensors only, ``x.cross(y, dim)`` is ``torch.linalg.cross``). All of
+them are smooth, so there are no conventions at non-differentiable points.
+"""
 
 from __future__ import annotations
 
@@ -246,6 +253,12 @@ class Einsum(Op):
         return Einsum.apply(*values, inputs=tuple(terms), output=target)
 
 
+def _as_tensors(*xs: Any) -> list[Tensor]:
+    """Operands as Tensors, numbers taking the dtype of the first Tensor among them."""
+    like = next((x for x in xs if isinstance(x, Tensor)), None)
+    return [x if isinstance(x, Tensor) else Tensor(x) if like is None else lift(x, like) for x in xs]
+
+
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``numpy.einsum`` and ``torch.einsum``.
 
@@ -259,8 +272,7 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         operands = tuple(operands[0])
     if not operands:
         raise OpError("einsum: needs at least one operand")
-    like = next((x for x in operands if isinstance(x, Tensor)), None)
-    tensors = [x if isinstance(x, Tensor) else Tensor(x) if like is None else lift(x, like) for x in operands]
+    tensors = _as_tensors(*operands)
     shapes = [t.shape for t in tensors]
     inputs, output = parse_einsum(subscripts, shapes)
     sizes = _label_sizes(inputs, shapes, subscripts)
@@ -273,12 +285,6 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
             tensors[i] = Reshape.apply(t, shape=tuple(t.shape[j] for j in keep))
             inputs[i] = "".join(term[j] for j in keep)
     return Einsum.apply(*tensors, inputs=tuple(inputs), output=output)
-
-
-def _as_tensors(*xs: Any) -> list[Tensor]:
-    """Operands as Tensors, numbers taking the dtype of the first Tensor among them."""
-    like = next((x for x in xs if isinstance(x, Tensor)), None)
-    return [x if isinstance(x, Tensor) else Tensor(x) if like is None else lift(x, like) for x in xs]
 
 
 def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:

@@ -238,13 +238,15 @@ class TensorMethods:
         where that axis is the last one, and ask for ``dim`` otherwise rather than pick another axis.
         """
         other = lift(other, self)
-        if dim is None:
+        try:
             shape = np.broadcast_shapes(self.shape, other.shape)
+        except ValueError:
+            raise OpError(f"cross: shapes {self.shape} and {other.shape} do not broadcast") from None
+        if dim is None:
             if 3 not in shape or shape.index(3) != len(shape) - 1:
                 raise OpError(f"cross: dim=None picks the first axis of length 3 in torch; for shapes {self.shape} "
                               f"and {other.shape} that is not the last axis: give dim explicitly")
             dim = -1
-        shape = np.broadcast_shapes(self.shape, other.shape)
         return linalg.cross(self.broadcast_to(shape), other.broadcast_to(shape), axis=dim)
 
     def gather(self, dim: int, index: Any) -> Tensor:
