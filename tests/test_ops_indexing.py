@@ -356,6 +356,8 @@ IDX = np.array([[0, 1, 2]])
     (lambda: T.gather(0, np.zeros((1, 4), dtype=np.int64)), (r"gather: index of shape \(1, 4\) is larger than the "
                                                              r"tensor of shape \(2, 3\) in dimension 1")),
     (lambda: T.gather(2, IDX), r"gather: dim 2 is out of range for a tensor with 2 dimensions"),
+    (lambda: Tensor(np.array(1.0)).index_select(0, np.array([0])), (r"index_select: needs a tensor with at least 1 "
+                                                                    r"dimension, got a 0-d tensor")),
     (lambda: T.index_select(1, np.array([True, False])), r"index_select: index must hold integers, got dtype bool"),
     (lambda: T.index_select(0, np.array([2])), r"index_select: index 2 is out of range \[0, 2\) for dimension 0"),
     (lambda: T.index_select(0, np.zeros((1, 1), dtype=np.int64)), r"index_select: index must be 1-D or 0-d"),

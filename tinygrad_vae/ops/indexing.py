@@ -7,9 +7,10 @@ NumPy-named ``take_along_axis`` and ``nonzero``, which follow NumPy. Index array
 integers; torch-named ops take indices in [0, n), ``take_along_axis`` also negative ones.
 
 Conventions at non-differentiable points: ``scatter_reduce`` with ``'amax'``/``'amin'`` shares
-the gradient of a tied extreme evenly among the tied entries (self included where it takes
-part), as torch does. ``scatter`` refuses two writes to one place, whose result torch leaves
-undefined.
+the gradient of a tied extreme evenly among the tied entries (x's own entry included where it
+takes part), as torch does; with ``include_self=False`` torch still counts x's tied entry when
+sharing (so the shares add up to less than 1), we do not. ``scatter`` refuses two writes to one
+place, whose result torch leaves undefined.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ def _check_range(op: str, index: np.ndarray, n: int, dim: int, shape: tuple[int,
 
 
 def _dim(op: str, dim: int, ndim: int) -> int:
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
+    """``dim`` as a non-negative axis of a tensor with ``ndim`` >= 1 dimensions."""
+    if ndim == 0:
+        raise OpError(f"{op}: needs a tensor with at least 1 dimension, got a 0-d tensor")
+    if not -ndim <= dim < ndim:
         raise OpError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
-    return dim % max(ndim, 1)
+    return dim % ndim
 
 
 def _coordinates(index: np.ndarray, dim: int, sides: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -62,8 +66,6 @@ def _coordinates(index: np.ndarray, dim: int, sides: tuple[int, ...]) -> tuple[n
 def _gather_index(op: str, x_shape: tuple[int, ...], dim: int, index: Any) -> tuple[int, np.ndarray]:
     """Checks shared by gather and the scatters: dim, dtype, rank, sides and range of ``index``."""
     index = _index_array(op, index)
-    if not x_shape:
-        raise OpError(f"{op}: needs a tensor with at least 1 dimension, got shape {x_shape}")
     dim = _dim(op, dim, len(x_shape))
     if index.ndim != len(x_shape):
         raise OpError(f"{op}: index of shape {index.shape} must have as many dimensions as the tensor "
@@ -196,7 +198,8 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, inclu
     entries sent there (and of x's own entry when ``include_self``); places not named keep x.
 
     ``reduce`` is 'sum', 'prod', 'mean', 'amax' or 'amin'. A tied 'amax'/'amin' shares its
-    gradient evenly among the tied entries, as torch does.
+    gradient evenly among the tied entries that take part (see the module docstring). 'prod'
+    multiplies layer by layer, so an entry of 0 gets the product of the others as its gradient.
     """
     if reduce not in REDUCTIONS:
         raise OpError(f"scatter_reduce: reduce must be one of {REDUCTIONS}, got {reduce!r}")
