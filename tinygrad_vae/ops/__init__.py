@@ -8,7 +8,8 @@
     movement.py     reshape, transpose/permute/swapaxes/moveaxis, broadcast_to/expand, squeeze/unsqueeze, indexing,
                     concatenate/cat, stack
     shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
-    linalg.py       matmul, affine
+    linalg.py       matmul, affine, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
+    indexing.py     gather, scatter, scatter_add, scatter_reduce, index_select, take_along_axis, masks, one_hot
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
     special.py      erf, erfc, erfinv
     activations.py  relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid, softmax, log_softmax, softmin, gelu,
@@ -20,8 +21,8 @@
 
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.ops import (
-    activations, creation, elementwise, linalg, losses, methods, movement, reductions, scans, shape, sorting,
-    special,
+    activations, creation, elementwise, indexing, linalg, losses, methods, movement, reductions, scans, shape,
+    sorting, special,
 )
 from tinygrad_vae.ops.activations import *  # each module's __all__ lists its functional forms
 from tinygrad_vae.ops.activations import LeakyReLUFn, ReLUFn, SigmoidFn, SoftplusFn, TanhFn
@@ -31,8 +32,9 @@ from tinygrad_vae.ops.elementwise import *
 from tinygrad_vae.ops.elementwise import (
     Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Mul, Neg, Pow, PowScalar, Sqrt, Sub, Where,
 )
+from tinygrad_vae.ops.indexing import *
 from tinygrad_vae.ops.linalg import *
-from tinygrad_vae.ops.linalg import Affine, MatMul
+from tinygrad_vae.ops.linalg import Affine, Einsum, MatMul
 from tinygrad_vae.ops.losses import *
 from tinygrad_vae.ops.losses import GaussianKL, Reparameterize, SquaredError
 from tinygrad_vae.ops.movement import *
@@ -49,12 +51,12 @@ methods.install(Tensor)
 
 # The functional forms (a primitive's apply, or a composite's function), which the top level exports too.
 FUNCTIONS = sorted(
-    {*activations.__all__, *creation.__all__, *elementwise.__all__, *linalg.__all__, *losses.__all__,
+    {*activations.__all__, *creation.__all__, *elementwise.__all__, *indexing.__all__, *linalg.__all__, *losses.__all__,
      *movement.__all__, *reductions.__all__, *scans.__all__, *shape.__all__, *sorting.__all__, *special.__all__}
 )
 # The op classes, for users who build on them.
 CLASSES = [
-    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Cumprod", "Cumsum", "Div", "Exp",
+    "Abs", "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concatenate", "Cumprod", "Cumsum", "Div", "Einsum", "Exp",
     "Extreme", "GaussianKL", "GetItem", "LeakyReLUFn", "Log", "LogCumSumExp", "LogSumExp", "MatMul", "Maximum",
     "Mean", "Mul", "Neg", "Op", "Pow", "PowScalar", "ReLUFn", "Reparameterize", "Reshape", "ScatterAdd", "SigmoidFn",
     "SoftplusFn", "Sqrt", "SquaredError", "Sub", "Sum", "TanhFn", "Transpose", "Where",

@@ -20,6 +20,7 @@ from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import creation as cr
 from tinygrad_vae.ops import elementwise as ew
+from tinygrad_vae.ops import indexing as ix
 from tinygrad_vae.ops import linalg, special
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
@@ -109,7 +110,7 @@ class TensorMethods:
     def abs(self) -> Tensor:
         return ew.abs(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         return ew.clip(self, min, max)
 
     def maximum(self, other: Any) -> Tensor:
@@ -450,6 +451,88 @@ class TensorMethods:
         return sh.unfold(self, dimension, size, step)
 
     # ---- contractions and indexing (einsum-like products, gather, scatter, masks) -----
+
+    def dot(self, other: Any) -> Tensor:
+        """torch's ``x.dot(y)``: the inner product of two 1-D tensors (NumPy's N-D ``dot`` is ``tinygrad_vae.dot``)."""
+        _require_vectors("dot", self, other)
+        return linalg.dot(self, other)
+
+    def vdot(self, other: Any) -> Tensor:
+        """torch's ``x.vdot(y)``: the inner product of two 1-D tensors (real: no conjugation)."""
+        _require_vectors("vdot", self, other)
+        return linalg.vdot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        """torch's ``x.outer(y)`` of two 1-D tensors."""
+        _require_vectors("outer", self, other)
+        return linalg.outer(self, other)
+
+    def inner(self, other: Any) -> Tensor:
+        return linalg.inner(self, other)
+
+    def kron(self, other: Any) -> Tensor:
+        return linalg.kron(self, other)
+
+    def cross(self, other: Any, dim: int | None = None) -> Tensor:
+        """The cross product along ``dim`` (torch.linalg.cross); the operands broadcast first, as in torch.
+
+        torch's ``dim=None`` means the first axis of length 3 (deprecated in torch); we accept it only
+        where that axis is the last one, and ask for ``dim`` otherwise rather than pick another axis.
+        """
+        other = lift(other, self)
+        try:
+            shape = np.broadcast_shapes(self.shape, other.shape)
+        except ValueError:
+            raise OpError(f"cross: shapes {self.shape} and {other.shape} do not broadcast") from None
+        if dim is None:
+            if 3 not in shape or shape.index(3) != len(shape) - 1:
+                raise OpError(f"cross: dim=None picks the first axis of length 3 in torch; for shapes {self.shape} "
+                              f"and {other.shape} that is not the last axis: give dim explicitly")
+            dim = -1
+        return linalg.cross(self.broadcast_to(shape), other.broadcast_to(shape), axis=dim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return ix.gather(self, dim, index)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return ix.index_select(self, dim, index)
+
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        """torch's ``take_along_dim`` (NumPy's ``take_along_axis``; dim=None flattens)."""
+        return ix.take_along_axis(self, indices, dim)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, value: Any = None) -> Tensor:
+        """Out of place, as ``torch.scatter``: ``x.scatter(dim, index, src)`` or ``x.scatter(dim, index, value=v)``.
+
+        A number as the third argument is taken as ``value``, as torch does.
+        """
+        if isinstance(src, (int, float)) and value is None:
+            src, value = None, src
+        return ix.scatter(self, dim, index, src=src, value=value)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return ix.scatter_add(self, dim, index, src)
+
+    def scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, *, include_self: bool = True) -> Tensor:
+        return ix.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return ix.masked_fill(self, mask, value)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return ix.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+        """torch's ``x.nonzero()``: the (n, ndim) int64 coordinates; ``as_tuple=True``: one index tensor per axis
+        (a 0-d tensor counts as 1-D there, as in torch). NumPy's tuple form is ``tinygrad_vae.nonzero``."""
+        return ix.nonzero(self.reshape(-1) if self.ndim == 0 else self) if as_tuple else ix.argwhere(self)
+
+
+def _require_vectors(op: str, a: Tensor, b: Any) -> None:
+    """torch's dot, vdot and outer take 1-D tensors only."""
+    shapes = (a.shape, getattr(b, "shape", None))
+    if a.ndim != 1 or getattr(b, "ndim", None) != 1:
+        raise OpError(f"{op}: Tensor.{op} takes two 1-D tensors (as torch), got shapes {shapes[0]} and {shapes[1]}")
 
 
 def _sizes(args: tuple[Any, ...]) -> tuple[Any, ...]:
