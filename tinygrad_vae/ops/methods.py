@@ -17,6 +17,8 @@ from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops import activations as act
 from tinygrad_vae.ops import elementwise as ew
 from tinygrad_vae.ops import linalg
+from tinygrad_vae.ops import logical as lg
+from tinygrad_vae.ops import math_functions as mf
 from tinygrad_vae.ops import movement as mv
 from tinygrad_vae.ops import reductions as red
 from tinygrad_vae.ops.base import Axis
@@ -102,8 +104,17 @@ class TensorMethods:
     def abs(self) -> Tensor:
         return ew.abs(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
         return ew.clip(self, min, max)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+        return ew.clamp(self, min, max)
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002 (torch's name)
+        return ew.clamp_min(self, min)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002 (torch's name)
+        return ew.clamp_max(self, max)
 
     def maximum(self, other: Any) -> Tensor:
         return ew.maximum(self, other)
@@ -116,8 +127,212 @@ class TensorMethods:
         return ew.astype(self, dtype)
 
     # ---- more operators: % // and the bitwise operators ---------------------------
+    # % is torch.remainder (the divisor's sign, as Python's), // floors; & | ^ ~ << >> take int and bool tensors.
+    def __mod__(self, other: Any) -> Tensor:
+        return mf.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return mf.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return mf.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return mf.floor_divide(other, self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return lg.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return lg.bitwise_and(other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return lg.bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return lg.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return lg.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return lg.bitwise_xor(other, self)
+
+    def __invert__(self) -> Tensor:
+        return lg.bitwise_not(self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return lg.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return lg.bitwise_left_shift(other, self)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return lg.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return lg.bitwise_right_shift(other, self)
+
     # ---- math functions (trigonometric, logarithmic, rounding, ...) ----------------
+    def sin(self) -> Tensor:
+        return mf.sin(self)
+
+    def cos(self) -> Tensor:
+        return mf.cos(self)
+
+    def tan(self) -> Tensor:
+        return mf.tan(self)
+
+    def asin(self) -> Tensor:
+        return mf.asin(self)
+
+    def acos(self) -> Tensor:
+        return mf.acos(self)
+
+    def atan(self) -> Tensor:
+        return mf.atan(self)
+
+    def atan2(self, other: Any) -> Tensor:
+        return mf.atan2(self, other)
+
+    def sinh(self) -> Tensor:
+        return mf.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return mf.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return mf.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return mf.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return mf.atanh(self)
+
+    # torch's arc- aliases
+    arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
+
+    def log2(self) -> Tensor:
+        return mf.log2(self)
+
+    def log10(self) -> Tensor:
+        return mf.log10(self)
+
+    def log1p(self) -> Tensor:
+        return mf.log1p(self)
+
+    def exp2(self) -> Tensor:
+        return mf.exp2(self)
+
+    def expm1(self) -> Tensor:
+        return mf.expm1(self)
+
+    def rsqrt(self) -> Tensor:
+        return mf.rsqrt(self)
+
+    def square(self) -> Tensor:
+        return mf.square(self)
+
+    def reciprocal(self) -> Tensor:
+        return mf.reciprocal(self)
+
+    def sign(self) -> Tensor:
+        return mf.sign(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        return mf.copysign(self, other)
+
+    def floor(self) -> Tensor:
+        return mf.floor(self)
+
+    def ceil(self) -> Tensor:
+        return mf.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return mf.round(self, decimals)
+
+    def trunc(self) -> Tensor:
+        return mf.trunc(self)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return mf.logaddexp(self, other)
+
+    def logaddexp2(self, other: Any) -> Tensor:
+        return mf.logaddexp2(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return mf.lerp(self, end, weight)
+
+    def hypot(self, other: Any) -> Tensor:
+        return mf.hypot(self, other)
+
+    def fmax(self, other: Any) -> Tensor:
+        return mf.fmax(self, other)
+
+    def fmin(self, other: Any) -> Tensor:
+        return mf.fmin(self, other)
+
+    def rad2deg(self) -> Tensor:
+        return mf.rad2deg(self)
+
+    def deg2rad(self) -> Tensor:
+        return mf.deg2rad(self)
+
+    def fmod(self, other: Any) -> Tensor:
+        return mf.fmod(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return mf.remainder(self, other)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return mf.floor_divide(self, other)
+
     # ---- logical and bitwise functions ---------------------------------------------
+    def isnan(self) -> Tensor:
+        return lg.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return lg.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return lg.isfinite(self)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        return lg.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return lg.allclose(self, other, rtol, atol, equal_nan)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return lg.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return lg.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return lg.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return lg.logical_not(self)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return lg.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return lg.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return lg.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return lg.bitwise_not(self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return lg.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return lg.bitwise_right_shift(self, other)
 
     # ---- activations -------------------------------------------------------------
     def relu(self) -> Tensor:
