@@ -155,11 +155,10 @@ class Minimum(Maximum):
 
 def extremum(op: type[Maximum], a: Any, b: Any) -> Tensor:
     """``op`` on two operands; integer and bool operands get NumPy's answer, outside the graph."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = lift(b, a)
-    if a.dtype.kind != "f" and b.dtype.kind != "f":
-        return wrap(op.pick(a.data, b.data))
-    return op.apply(a, b)
+    a = a if isinstance(a, Tensor) else lift(a, b) if isinstance(b, Tensor) else Tensor(a)
+    if a.dtype.kind != "f" and np.asarray(unwrap(b)).dtype.kind != "f":
+        return wrap(np.asarray(op.pick(a.data, unwrap(b))))  # a Python int stays weak: uint8 stays uint8
+    return op.apply(a, lift(b, a))
 
 
 def maximum(a: Any, b: Any) -> Tensor:

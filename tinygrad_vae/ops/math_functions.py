@@ -436,12 +436,12 @@ def hypot(a: Any, b: Any) -> Tensor:
 
 def fmax(a: Any, b: Any) -> Tensor:
     """Elementwise max that ignores NaN (np.fmax, torch.fmax)."""
-    return extremum(FMax, *operands(a, b))
+    return extremum(FMax, a, b)
 
 
 def fmin(a: Any, b: Any) -> Tensor:
     """Elementwise min that ignores NaN (np.fmin, torch.fmin)."""
-    return extremum(FMin, *operands(a, b))
+    return extremum(FMin, a, b)
 
 
 def degrees(x: Tensor) -> Tensor:
