@@ -1,11 +1,12 @@
 """Elementwise ops: arithmetic, comparisons of two tensors, and functions of one.
 
-Conventions at non-differentiable points: abs'(0) = 0, clip passes the gradient
-at its bounds (inclusive, as torch.clamp), and where maximum/minimum tie, each
-operand gets half the gradient. Powers with a tensor exponent take 0 log 0 = 0,
-as torch: d(a^b)/db = 0 where a = 0 and b >= 0, and d(a^b)/da = 0 where a = 0
-and b = 0 (a^0 = 1 for every a), also in second derivatives. maximum/minimum
-of integer or bool tensors are NumPy's, outside the graph.
+Conventions at non-differentiable points: abs'(0) = 0, clip/clamp pass the
+gradient to x at their bounds (inclusive, as torch.clamp), a tensor bound gets
+it where x is strictly outside it, and where maximum/minimum tie, each operand
+gets half the gradient. Powers with a tensor exponent take 0 log 0 = 0, as
+torch: d(a^b)/db = 0 where a = 0 and b >= 0, and d(a^b)/da = 0 where a = 0 and
+b = 0 (a^0 = 1 for every a), also in second derivatives. maximum/minimum of
+integer or bool tensors are NumPy's, outside the graph.
 """
 
 from __future__ import annotations
