@@ -1,8 +1,12 @@
 """Elementwise ops: arithmetic, comparisons of two tensors, and functions of one.
 
-Conventions at non-differentiable points: abs'(0) = 0, clip passes the gradient
-at its bounds (inclusive, as torch.clamp), and where maximum/minimum tie, each
-operand gets half the gradient.
+Conventions at non-differentiable points: abs'(0) = 0, clip/clamp pass the
+gradient to x at their bounds (inclusive, as torch.clamp), a tensor bound gets
+it where x is strictly outside it, and where maximum/minimum tie, each operand
+gets half the gradient. Powers with a tensor exponent take 0 log 0 = 0, as
+torch: d(a^b)/db = 0 where a = 0 and b >= 0, and d(a^b)/da = 0 where a = 0 and
+b = 0 (a^0 = 1 for every a), also in second derivatives. maximum/minimum of
+integer or bool tensors are NumPy's, outside the graph.
 """
 
 from __future__ import annotations
@@ -91,43 +95,81 @@ class PowScalar(Op):
 
 
 class Pow(Op):
-    """a ** b with a tensor exponent: d/da = b a^(b-1), d/db = a^b log(a) (defined for a > 0)."""
+    """a ** b with a tensor exponent: d/da = b a^(b-1), d/db = a^b log(a).
+
+    At a = 0 the limits are used, as torch does: d/db = 0 where b >= 0 (0 log 0 = 0), and
+    d/da = 0 where b = 0 (a^0 is 1 for every a). Both are computed from a base of 1 substituted
+    where they apply (1^e = 1, log 1 = 0), so the rules stay finite when differentiated again.
+    """
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a**b
 
     def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
-        return (
-            unbroadcast(grad * b * a ** (b - 1.0), a.shape) if need_a else None,
-            unbroadcast(grad * out * Log.apply(a), b.shape) if need_b else None,
-        )
+        at_zero = unwrap(a) == 0
+        grad_a = grad_b = None
+        if need_a:
+            exponent = b - 1.0
+            constant = at_zero & (unwrap(b) == 0)  # a^0: b a^(b-1) = 0 * 0^-1 there, taken as 0
+            if constant.any():
+                exponent = Where.apply(np.ones((), dtype=unwrap(b).dtype), exponent, cond=constant)
+            grad_a = unbroadcast(grad * b * a**exponent, a.shape)
+        if need_b:
+            base, power = a, out
+            zero_log = at_zero & (unwrap(b) >= 0)  # a^b log a -> 0 as a -> 0 for b > 0
+            if zero_log.any():
+                base = Where.apply(np.ones((), dtype=unwrap(a).dtype), a, cond=zero_log)
+                power = base**b
+            grad_b = unbroadcast(grad * power * Log.apply(base), b.shape)
+        return grad_a, grad_b
 
 
 class Maximum(Op):
-    """Elementwise max of two tensors; where they tie, each gets half the gradient."""
+    """Elementwise max of two tensors; where they tie, each gets half the gradient.
+
+    Subclasses pick another NumPy function of the same shape (np.minimum, np.fmax, np.fmin): the
+    gradient goes to the operand the output equals, split evenly on ties. Where the pick ignores
+    a NaN (fmax, fmin), the output equals the other operand, which gets the whole gradient.
+    """
+
+    pick = staticmethod(np.maximum)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, grad: Value, out: Value, a: Value, b: Value) -> Grads:
         need_a, need_b = self.needs_input_grad
-        share_a = (unwrap(a) > unwrap(b)) + 0.5 * (unwrap(a) == unwrap(b))
+        x, y = unwrap(a), unwrap(b)
+        share_a = (x != y) * (unwrap(out) == x) + 0.5 * (x == y)
         return (
             unbroadcast(grad * share_a.astype(grad.dtype), a.shape) if need_a else None,
             unbroadcast(grad * (1.0 - share_a).astype(grad.dtype), b.shape) if need_b else None,
         )
 
 
+class Minimum(Maximum):
+    """Elementwise min of two tensors; where they tie, each gets half the gradient."""
+
+    pick = staticmethod(np.minimum)
+
+
+def extremum(op: type[Maximum], a: Any, b: Any) -> Tensor:
+    """``op`` on two operands; integer and bool operands get NumPy's answer, outside the graph."""
+    a = a if isinstance(a, Tensor) else lift(a, b) if isinstance(b, Tensor) else Tensor(a)
+    if a.dtype.kind != "f" and np.asarray(unwrap(b)).dtype.kind != "f":
+        return wrap(np.asarray(op.pick(a.data, unwrap(b))))  # a Python int stays weak: uint8 stays uint8
+    return op.apply(a, lift(b, a))
+
+
 def maximum(a: Any, b: Any) -> Tensor:
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    return Maximum.apply(a, lift(b, a))
+    """Elementwise max (NaN wins, as np.maximum); ties split the gradient evenly."""
+    return extremum(Maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """min(a, b) = -max(-a, -b), which gives ties the same even split."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    return -Maximum.apply(-a, -lift(b, a))
+    """Elementwise min (NaN wins, as np.minimum); ties split the gradient evenly."""
+    return extremum(Minimum, a, b)
 
 
 class Where(Op):
@@ -230,9 +272,38 @@ def power(base: Tensor, exponent: Any) -> Tensor:
     return PowScalar.apply(base, exponent=as_number(exponent))
 
 
-def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002 (torch's names)
-    """Clamp to [min, max] (either may be None); the gradient passes where min <= x <= max."""
-    return Clip.apply(x, lo=as_number(min), hi=as_number(max))
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+    """Clamp to [min, max], as torch.clamp: min(max(x, min), max); either bound may be None.
+
+    A bound may be a number or a Tensor (or array) that broadcasts against x. The gradient passes
+    to x where min <= x <= max (bounds included), and to a tensor bound where it is the output.
+    With min > max the output is max, as in torch.
+    """
+    if min is None and max is None:
+        raise OpError("clamp: give at least one of min and max")
+    if not isinstance(min, (Tensor, np.ndarray)) and not isinstance(max, (Tensor, np.ndarray)):
+        return Clip.apply(x, lo=as_number(min), hi=as_number(max))
+    out = x
+    if min is not None:
+        out = where(x.data < unwrap(min), min, out)
+    if max is not None:
+        out = where(out.data > unwrap(max), max, out)
+    return out
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 (torch's name)
+    """clamp(x, min=min)."""
+    return clamp(x, min=min)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002 (torch's name)
+    """clamp(x, max=max)."""
+    return clamp(x, max=max)
+
+
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+    """Clamp to [min, max] (either may be None); the same as ``clamp``."""
+    return clamp(x, min, max)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -246,4 +317,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 
 # The functional forms, exported by tinygrad_vae.ops and at the top level.
-__all__ = ["abs", "add", "astype", "clip", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "power", "sqrt", "sub", "where"]
+__all__ = [
+    "abs", "add", "astype", "clamp", "clamp_max", "clamp_min", "clip", "div", "exp", "log", "maximum", "minimum", "mul",
+    "neg", "power", "sqrt", "sub", "where",
+]
