@@ -156,6 +156,18 @@ def kinks_at(*points: float) -> Values:
 # --------------------------------------------------------------------------
 
 
+def leaf(values: Any) -> Tensor:
+    """A float64 Tensor that requires grad."""
+    return Tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
+
+
+def grad_of(fn: Callable[[Tensor], Tensor], values: Any) -> np.ndarray:
+    """The gradient of sum(fn(x)) at x = values."""
+    x = leaf(values)
+    fn(x).sum().backward()
+    return x.grad.data
+
+
 def tensors_of(call: Call, dtype: Any = np.float64) -> list[Tensor]:
     return [Tensor(a.astype(dtype), requires_grad=True) for a in call.arrays]
 

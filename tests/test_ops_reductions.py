@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import strategies as st
-from op_catalogue import SIDE, OpCase, any_shape, axis_choice, catalogue_properties, unary
+from op_catalogue import SIDE, OpCase, any_shape, axis_choice, catalogue_properties, grad_of, leaf, unary
 
 import tinygrad_vae as tg
 from tinygrad_vae import OpError, Tensor, gradients
@@ -165,16 +165,6 @@ def torch_product(a: Any, b: Any) -> Any:
 # --------------------------------------------------------------------------
 # conventions and edge cases
 # --------------------------------------------------------------------------
-
-
-def leaf(values: Any) -> Tensor:
-    return Tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
-
-
-def grad_of(fn: Callable[[Tensor], Tensor], values: Any) -> np.ndarray:
-    x = leaf(values)
-    fn(x).sum().backward()
-    return x.grad.data
 
 
 def test_max_and_min_along_a_dim_are_named_tuples_of_values_and_int64_indices() -> None:

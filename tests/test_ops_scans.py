@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import strategies as st
-from op_catalogue import OpCase, any_shape, catalogue_properties, unary
+from op_catalogue import OpCase, any_shape, catalogue_properties, grad_of, leaf, unary
 
 import tinygrad_vae as tg
 from tinygrad_vae import OpError, Tensor
@@ -151,16 +151,6 @@ CATALOGUE = [
 # --------------------------------------------------------------------------
 # conventions and edge cases
 # --------------------------------------------------------------------------
-
-
-def leaf(values: Any) -> Tensor:
-    return Tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
-
-
-def grad_of(fn: Callable[[Tensor], Tensor], values: Any) -> np.ndarray:
-    x = leaf(values)
-    fn(x).sum().backward()
-    return x.grad.data
 
 
 @pytest.mark.parametrize("values, expected, expected_grad", [

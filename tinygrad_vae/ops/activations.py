@@ -5,8 +5,8 @@ An op class that backs an ``nn`` module of the same name carries the suffix
 
 The primitives are relu, leaky_relu, sigmoid, tanh and softplus (one fused step
 each, stable for any x), softsign (whose derived gradient would cancel for large
-|x|) and ``Expm1`` (exp(x) - 1 without the cancellation near 0 that elu, celu
-and selu would suffer). Everything else is a composite of ops, so its gradient
+|x|); elu, celu and selu use math_functions' ``Expm1`` (exp(x) - 1 without the
+cancellation near 0). Everything else is a composite of ops, so its gradient
 is derived: gelu (with erf from special.py), quick_gelu, silu, elu, celu, selu,
 relu6, hardtanh, hardsigmoid, hardswish, mish, softplus with beta and threshold,
 softmax, log_softmax, softmin and normalize.
@@ -33,6 +33,7 @@ from tinygrad_vae.core.tensor import Tensor, as_number, unwrap
 from tinygrad_vae.ops import reductions as red
 from tinygrad_vae.ops.base import Axis, Grads, Op, Value, dim_or_axis, normalize_axes
 from tinygrad_vae.ops.elementwise import Abs, Sqrt, abs, clip, where
+from tinygrad_vae.ops.math_functions import Expm1
 from tinygrad_vae.ops.reductions import LogSumExp
 from tinygrad_vae.ops.special import erf
 
@@ -81,16 +82,6 @@ class SoftplusFn(Op):
 
     def backward(self, grad: Value, out: Value, a: Value) -> Grads:
         return (grad * SigmoidFn.apply(a),)
-
-
-class Expm1(Op):
-    """exp(x) - 1, computed by ``np.expm1``: accurate for tiny x, where exp(x) - 1 cancels to few digits."""
-
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        return np.expm1(a)
-
-    def backward(self, grad: Value, out: Value, a: Value) -> Grads:
-        return (grad * (out + 1.0),)  # d expm1(x) = exp(x) = expm1(x) + 1
 
 
 class SoftsignFn(Op):
