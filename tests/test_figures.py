@@ -11,8 +11,8 @@ import pytest
 from tinygrad_vae.vae import figures
 from tinygrad_vae.vae.datasets import Dataset
 from tinygrad_vae.vae.figures import draw_run_figures, notebook_figure, notebook_latent_grid, plot_vae
-from tinygrad_vae.vae.training import Trainer
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.vae.training import Trainer
 
 TITLES = [
     ["Training Loss Components", "Original Data", "Latent Space Encoding ($\\mu$)"],

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 
 from tinygrad_vae import GradcheckError, Tensor, gradcheck, gradgradcheck
-from tinygrad_vae.ops import unbroadcast
 from tinygrad_vae.core import Function
+from tinygrad_vae.ops import unbroadcast
 from tinygrad_vae.testing import away_from_zero, shapes
 
 # "... analytical -1.0 vs numerical 0.99999... (difference ..."

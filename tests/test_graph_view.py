@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import Tensor
-from tinygrad_vae.instruments.trace import trace_backward
 from tinygrad_vae.instruments.graph import collect_graph, render_png, to_dot
+from tinygrad_vae.instruments.trace import trace_backward
 
 
 def expression() -> tuple[Tensor, Tensor, Tensor]:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import AnomalyError, Tensor, detect_anomaly
-from tinygrad_vae.instruments.trace import node_names, trace_backward
 from tinygrad_vae.core.observers import ACTIVE
+from tinygrad_vae.instruments.trace import node_names, trace_backward
 
 
 def small_graph() -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import init, nn
-from tinygrad_vae.testing.gradcheck import gradcheck
 from tinygrad_vae.core import OpError, Tensor, get_default_dtype, set_default_dtype
+from tinygrad_vae.testing.gradcheck import gradcheck
 
 
 class Encoder(nn.Module):

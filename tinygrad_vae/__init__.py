@@ -19,7 +19,7 @@ The layers, each importing only from the ones above it in this list:
 
 from typing import Any
 
-from tinygrad_vae import data, func, nn, optim
+from tinygrad_vae import data, func, nn, ops, optim
 from tinygrad_vae.core import (
     Function,
     OpError,
@@ -35,7 +35,6 @@ from tinygrad_vae.core import (
 from tinygrad_vae.func import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from tinygrad_vae.instruments import AnomalyError, detect_anomaly, trace_backward
 from tinygrad_vae.nn import init, serialization
-from tinygrad_vae import ops
 from tinygrad_vae.ops import unbroadcast
 from tinygrad_vae.testing import GradcheckError, gradcheck, gradgradcheck
 

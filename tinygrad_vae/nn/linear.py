@@ -15,7 +15,6 @@ from tinygrad_vae.nn.module import Module, Parameter
 from tinygrad_vae.ops.linalg import affine
 from tinygrad_vae.validation import check_int
 
-
 _INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "normal": _init.normal,
     "xavier": _init.xavier_uniform,

@@ -19,7 +19,6 @@ from tinygrad_vae.ops.base import Grads, Op, Value, unbroadcast
 from tinygrad_vae.ops.elementwise import Exp
 from tinygrad_vae.ops.reductions import expand_reduced
 
-
 LOSS_REDUCTIONS = ("none", "sum", "mean", "batchmean")
 
 

@@ -26,9 +26,9 @@ import math
 import numpy as np
 
 from tinygrad_vae.core import no_grad
-from tinygrad_vae.validation import check_generator, check_int
 from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, per_example_squared_error
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.validation import check_generator, check_int
 
 # model.log_likelihood holds k * batch rows of the widest layer at once: keep that near this many numbers.
 LOG_LIKELIHOOD_NUMBERS = 8_000_000

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.core import no_grad
-from tinygrad_vae.validation import check_int
 from tinygrad_vae.vae.datasets import Dataset
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.validation import check_int
 
 # Gaussian quantiles of 2.5% and 97.5%: the manifold grid covers the central 95% of the prior on each axis.
 MANIFOLD_SPAN = 1.96

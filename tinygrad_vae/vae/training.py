@@ -34,8 +34,8 @@ from tinygrad_vae.core import no_grad
 from tinygrad_vae.data import minibatches
 from tinygrad_vae.nn import serialization
 from tinygrad_vae.optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm_
-from tinygrad_vae.validation import check_generator, check_int
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.validation import check_generator, check_int
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
 HISTORY_KEYS = ("total", "recon", "kl")
