@@ -404,7 +404,7 @@ def test_load_refuses_a_pickled_object_without_unpickling_it(tmp_path: Any) -> N
     meta = json.dumps({"format": "tinygrad_vae.checkpoint", "version": 1, "order": ["w"], "values": {}})
     hostile = np.empty(1, dtype=object)
     hostile[0] = _Hostile()
-    np.savez(path, **{"__tinygrad_vae__": np.asarray(meta), "w": hostile})  # np.savez pickles object arrays
+    np.savez(path, __tinygrad_vae__=np.asarray(meta), w=hostile)  # np.savez pickles object arrays
     UNPICKLED.clear()
     with pytest.raises(ValueError, match="hostile.npz"):
         load(path)
