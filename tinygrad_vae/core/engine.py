@@ -141,7 +141,8 @@ def initial_gradient(out: Tensor, gradient: Any, where: str) -> Tensor:
     grad = gradient if isinstance(gradient, Tensor) else wrap(np.asarray(gradient, dtype=out.dtype))
     if grad.shape != out.shape:
         raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {out.shape}")
-    return grad
+    # A float64 seed into a float32 graph must not make float64 gradients (a leaf root takes the seed as is).
+    return grad if grad.dtype == out.dtype else grad.astype(out.dtype)
 
 
 def gradients(

@@ -70,8 +70,15 @@ def _vjp(fn: Callable[..., Tensor], inputs: list[Tensor], v: np.ndarray, create_
         out = fn(*inputs)
         if not isinstance(out, Tensor):
             raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-        return gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph,
-                         materialize_grads=True)
+        grads = gradients(out, inputs, grad_output=Tensor(v.astype(out.dtype)), create_graph=create_graph,
+                          materialize_grads=True)
+    # Compared flattened (or broadcast against u in fast mode), a gradient of the wrong shape but
+    # the right size could pass: its shape must be the input's.
+    for i, (g, x) in enumerate(zip(grads, inputs)):
+        if g.shape != x.shape:
+            raise GradcheckError(f"gradcheck failed for input {i}: its gradient has shape {g.shape}, "
+                                 f"expected the input's shape {x.shape}")
+    return grads
 
 
 def _position(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
