@@ -13,7 +13,7 @@ The layers, each importing only from the ones above it in this list:
     vae          the application: the VAE, its training, data sets, evaluation, figures, run folders, CLI
 
 ``import tinygrad_vae`` loads the engine and the framework, not the application:
-``tinygrad_vae.VAE``, ``Trainer``, ``PRESETS``, ``trainer_from_preset`` and
+``tinygrad_vae.VAE``, ``Trainer``, ``DivergenceError``, ``PRESETS``, ``trainer_from_preset`` and
 ``metrics`` are imported from ``tinygrad_vae.vae`` when first used.
 """
 
@@ -48,6 +48,7 @@ globals().update({name: getattr(ops, name) for name in ops.FUNCTIONS})
 _APPLICATION = {
     "VAE": ("tinygrad_vae.vae.model", "VAE"),
     "Trainer": ("tinygrad_vae.vae.training", "Trainer"),
+    "DivergenceError": ("tinygrad_vae.vae.training", "DivergenceError"),
     "PRESETS": ("tinygrad_vae.vae.training", "PRESETS"),
     "trainer_from_preset": ("tinygrad_vae.vae.training", "trainer_from_preset"),
     "metrics": ("tinygrad_vae.vae.metrics", None),
@@ -66,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AnomalyError",
+    "DivergenceError",
     "Function",
     "GradcheckError",
     "OpError",

@@ -13,6 +13,8 @@ numbers, bools, strings, None, lists, and dicts of those, e.g. a generator's
 state with its 128-bit integers) goes into one JSON document stored in the
 member ``__tinygrad_vae__``, together with a format tag and the key order.
 Reading never unpickles anything (``allow_pickle=False``).
+``first_nonfinite(state)`` finds the first array of a state holding NaN or
+inf, so a caller can refuse to write or to use such weights.
 
 Crash safety: the file is written to a temporary file in the same folder,
 flushed and fsync'ed, then moved over ``path`` with ``os.replace`` (atomic on
@@ -139,6 +141,26 @@ def _fsync_folder(folder: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def first_nonfinite(tree: Mapping[str, Any], prefix: str = "") -> tuple[str, float] | None:
+    """The first floating-point array (or Tensor) in the nested dict ``tree`` that holds NaN or inf.
+
+    Returns its key, nested keys joined with ``"/"`` as in a checkpoint (``"model/encoder.0.weight"``),
+    and its first non-finite value (``nan``, ``inf`` or ``-inf``); None when every array is finite.
+    Keys are visited in order; values other than arrays (numbers, strings, lists) are not looked at.
+    """
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            found = first_nonfinite(value, f"{prefix}{key}{SEPARATOR}")
+            if found is not None:
+                return found
+            continue
+        array = value.data if isinstance(value, Tensor) else value
+        # One reduction over the array in the common case; the position is only looked for on failure.
+        if isinstance(array, np.ndarray) and array.dtype.kind == "f" and not np.isfinite(array).all():
+            return f"{prefix}{key}", float(array.flat[np.flatnonzero(~np.isfinite(array))[0]])
+    return None
 
 
 def _unflatten(flat: dict[str, Any], order: list[str]) -> dict[str, Any]:

@@ -12,6 +12,6 @@
 """
 
 from tinygrad_vae.vae.model import VAE, soft_clamp
-from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
+from tinygrad_vae.vae.training import PRESETS, DivergenceError, Trainer, trainer_from_preset
 
-__all__ = ["PRESETS", "VAE", "Trainer", "soft_clamp", "trainer_from_preset"]
+__all__ = ["PRESETS", "VAE", "DivergenceError", "Trainer", "soft_clamp", "trainer_from_preset"]

@@ -28,7 +28,7 @@ from tinygrad_vae.vae.datasets import DATASETS
 from tinygrad_vae.vae.evaluation import baseline_statistics, model_statistics
 from tinygrad_vae.vae.model import LIKELIHOODS
 from tinygrad_vae.vae.runs import Run
-from tinygrad_vae.vae.training import OPTIMIZERS, ProgressPrinter, Trainer
+from tinygrad_vae.vae.training import OPTIMIZERS, DivergenceError, ProgressPrinter, Trainer
 
 PROG = "tinygrad-vae"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -259,12 +259,19 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if trainer.epoch == settings["epochs"]:
         console.note(f"{run.folder} already has {trainer.epoch} epochs; nothing to train (raise --epochs to go on)")
     try:
-        trainer.fit(data.x_train, settings["epochs"], callback=after_epoch, log_every=None,
-                    checkpoint_path=run.checkpoint_path, checkpoint_every=1)
+        # NumPy's overflow warnings would only come before the one-line error that says where training diverged.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.fit(data.x_train, settings["epochs"], callback=after_epoch, log_every=None,
+                        checkpoint_path=run.checkpoint_path, checkpoint_every=1)
     except KeyboardInterrupt:
         progress.end_line()  # before the message
         raise CliError(f"interrupted after epoch {trainer.epoch}; continue with: {PROG} train --resume {run.folder}",
                        EXIT_INTERRUPTED) from None
+    except DivergenceError as error:
+        progress.end_line()
+        # A checkpoint is written after every epoch, and never with broken weights.
+        kept = f"; {run.checkpoint_path} keeps epoch {trainer.epoch}" if trainer.epoch else ""
+        raise CliError(error.describe("--lr") + kept) from None
     test_part = f", test loss {test_losses[-1]:.4f}" if test_losses else ""
     console.result(f"{run.folder}: {trainer.epoch} epochs, train loss {trainer.history['total'][-1]:.4f}{test_part}; "
                    f"'{PROG} evaluate {run.folder}' measures the ELBO in nats")

@@ -29,7 +29,7 @@ import numpy as np
 from tinygrad_vae.nn.serialization import write_atomically
 from tinygrad_vae.vae.datasets import Dataset, load_dataset
 from tinygrad_vae.vae.model import VAE
-from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, Trainer
+from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, Trainer, check_finite_rows
 
 RUN_FORMAT, RUN_VERSION = "tinygrad_vae.run", 1
 RUN_FILE, CHECKPOINT_FILE = "run.json", "checkpoint.npz"
@@ -94,7 +94,10 @@ def resumed_run_settings(
 
 
 def check_data_fits(data: Dataset, likelihood: str) -> None:
-    """A Bernoulli decoder is a distribution over [0, 1] only: a :class:`RunError` for training data outside it."""
+    """A :class:`RunError` for data with NaN or inf (naming the split and the row), or, for a Bernoulli decoder
+    (a distribution over [0, 1] only), for training data outside [0, 1]."""
+    for split, x in (("training", data.x_train), ("test", data.x_test)):
+        check_finite_rows(x, f"the {data.name} {split} data", RunError)
     if likelihood == "bernoulli" and (data.x_train.min() < 0 or data.x_train.max() > 1):
         raise RunError(
             f"the bernoulli likelihood needs data in [0, 1], but {data.name} ranges over "
@@ -255,7 +258,9 @@ def resume_run(folder: str | os.PathLike, given: dict[str, Any], data_options: d
         raise RunError(f"--epochs {settings['epochs']} is fewer than the {trainer.epoch} epochs already done "
                        f"in {folder}")
     record["settings"]["epochs"] = settings["epochs"]
-    return Run(folder, record, trainer, load_run_data(record))
+    data = load_run_data(record)
+    check_data_fits(data, settings["likelihood"])
+    return Run(folder, record, trainer, data)
 
 
 def start_run(

@@ -19,10 +19,18 @@ learning rate, batch size, epochs): ``trainer_from_preset`` builds from it, and
 the command line starts each data set from its entry in ``DATASET_PRESETS``.
 ``ProgressPrinter`` prints the per-epoch progress lines of both ``fit`` and the
 command line.
+
+Non-finite numbers stop a run instead of spreading through it: data with NaN
+or inf is refused before training (naming the row), a batch whose loss is not
+finite or whose step leaves NaN or inf in a parameter raises
+:class:`DivergenceError` (naming the epoch and the batch), a checkpoint is
+never written with non-finite values (so the last good one is kept), and
+``from_checkpoint`` refuses a file that holds them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +49,37 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
 HISTORY_KEYS = ("total", "recon", "kl")
 # Callback signature: callback(trainer, epoch, record) with record = {"total": ..., "recon": ..., "kl": ...}.
 Callback = Callable[["Trainer", int, dict[str, float]], None]
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss, or a step left NaN or inf in a parameter.
+
+    ``epoch`` and ``batch`` (both counted from 1) say where, ``problem`` what
+    (``"the loss is nan"``), ``lr`` is the optimizer's learning rate. The
+    trainer's model then holds the broken weights; its last checkpoint (if
+    any) holds the last good ones.
+    """
+
+    def __init__(self, epoch: int, batch: int, problem: str, lr: float) -> None:
+        self.epoch, self.batch, self.problem, self.lr = epoch, batch, problem, lr
+        super().__init__(f"Trainer: {self.describe('lr')}")
+
+    def describe(self, lr_name: str) -> str:
+        """The message, calling the learning rate ``lr_name`` (the command line's ``--lr``)."""
+        return (f"training diverged at epoch {self.epoch}, batch {self.batch}: {self.problem}; "
+                f"try a lower learning rate ({lr_name}, now {self.lr:g})")
+
+
+def check_finite_rows(data: np.ndarray, what: str, error: type[ValueError] = ValueError) -> None:
+    """Raise ``error`` naming the first row (and its column) of the 2-D ``data`` that holds NaN or inf.
+
+    ``what`` begins the message: the function and the argument, or the data set.
+    """
+    finite = np.isfinite(data)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise error(f"{what}: row {row} holds {data[row, column]} (column {column}) as {data.dtype}; "
+                    f"expected finite values")
 
 
 class ProgressPrinter:
@@ -167,6 +206,8 @@ class Trainer:
         # Frozen parameters (requires_grad_(False)) are left out of the optimizer.
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = OPTIMIZERS[optimizer](trainable, lr=lr, **optimizer_kwargs)
+        # By name, so that a step that breaks one can say which; frozen ones cannot change.
+        self._trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
         self.batch_size, self.clip_norm, self.rng = batch_size, clip_norm, rng
         self.epoch = 0  # epochs completed
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
@@ -185,32 +226,50 @@ class Trainer:
         if array.ndim != 2 or array.shape[1] != self.model.input_dim or len(array) == 0:
             raise ValueError(f"Trainer.{where}: expected data of shape (n, {self.model.input_dim}) with n >= 1, "
                              f"got {array.shape}")
-        return array.astype(self.model.dtype, copy=False)
+        # Checked after the cast, since a value too large for the model's dtype becomes inf there.
+        array = array.astype(self.model.dtype, copy=False)
+        check_finite_rows(array, f"Trainer.{where}: data")
+        return array
 
     def train_epoch(self, data: Any) -> dict[str, float]:
         """One pass over ``data`` (shuffled by ``self.rng``) with one optimizer step per batch.
 
         Returns the batch means of the loss terms (the notebook's epoch numbers) and appends them
-        to ``history``.
+        to ``history``. A batch whose loss is not finite, or a step that leaves NaN or inf in a
+        parameter (found by the next batch's loss, or after the epoch's last step), raises
+        :class:`DivergenceError`; the epoch is then not counted.
         """
         data = self._check_data(data, "train_epoch")
         sums = dict.fromkeys(HISTORY_KEYS, 0.0)
         n_batches = 0
         for batch in minibatches(data, batch_size=self.batch_size, rng=self.rng):
+            n_batches += 1
             self.optimizer.zero_grad()
             total, recon, kl = self.model.loss(batch, rng=self.rng)
+            losses = (total.item(), recon.item(), kl.item())
+            if not math.isfinite(losses[0]):  # NaN or inf in recon or kl makes the total non-finite too
+                raise self._diverged(n_batches, f"the loss is {losses[0]}")
             total.backward()
             if self.clip_norm is not None:
                 clip_grad_norm_(self.optimizer.params, self.clip_norm)
             self.optimizer.step()
-            for key, value in zip(HISTORY_KEYS, (total, recon, kl)):
-                sums[key] += value.item()
-            n_batches += 1
+            for key, value in zip(HISTORY_KEYS, losses):
+                sums[key] += value
+        # A step that leaves NaN or inf in a parameter almost always makes the next batch's loss non-finite,
+        # which the check above catches for free. The last step, and a parameter whose broken value does not
+        # reach the loss (behind a saturating clamp), are caught here: once an epoch, before any checkpoint.
+        broken = serialization.first_nonfinite(self._trainable)
+        if broken is not None:
+            raise self._diverged(n_batches, f"parameter {broken[0]} holds {broken[1]} after the step")
         record = {key: value / n_batches for key, value in sums.items()}
         for key in HISTORY_KEYS:
             self.history[key].append(record[key])
         self.epoch += 1
         return record
+
+    def _diverged(self, batch: int, problem: str) -> DivergenceError:
+        """The error for ``problem`` in batch ``batch`` of the epoch being trained."""
+        return DivergenceError(self.epoch + 1, batch, problem, self.optimizer.lr)  # the rate in use
 
     def fit(
         self,
@@ -229,6 +288,10 @@ class Trainer:
         (None: never); a checkpoint at ``checkpoint_path`` every ``checkpoint_every`` epochs and after
         the last one. Returns the history: lists of per-epoch mean total, recon and kl, from the first
         epoch on.
+
+        Data holding NaN or inf is a ValueError naming the first such row, before any training. A
+        run that diverges (see ``train_epoch``) raises :class:`DivergenceError` and writes no
+        checkpoint for the epoch it was in, so ``checkpoint_path`` keeps the last good state.
         """
         epochs = check_int(epochs, "epochs", "Trainer.fit", low=0)
         log_every = check_int(log_every, "log_every", "Trainer.fit", allow_none=True)
@@ -277,8 +340,17 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write ``state_dict()`` to ``path`` atomically (a crash mid-write keeps the previous file)."""
-        serialization.save(self.state_dict(), path)
+        """Write ``state_dict()`` to ``path`` atomically (a crash mid-write keeps the previous file).
+
+        A state with NaN or inf in the weights or the optimizer's buffers is a ValueError and
+        nothing is written, so the file at ``path`` stays the last good checkpoint.
+        """
+        state = self.state_dict()
+        broken = serialization.first_nonfinite(state)
+        if broken is not None:
+            raise ValueError(f"Trainer.save_checkpoint: {broken[0]} holds {broken[1]}; not writing {os.fspath(path)} "
+                             f"(the file there, if any, is kept)")
+        serialization.save(state, path)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()`` (e.g. from ``serialization.load``) into this trainer and its model."""
@@ -294,10 +366,18 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> Trainer:
-        """Rebuild model, optimizer and generators from a checkpoint file, ready to ``fit`` on."""
+        """Rebuild model, optimizer and generators from a checkpoint file, ready to ``fit`` on.
+
+        A file holding NaN or inf in the weights or the optimizer's buffers is a ValueError naming
+        the first such array.
+        """
         state = serialization.load(path)
         if "config" not in state:
             raise KeyError(f"Trainer.from_checkpoint: {os.fspath(path)} has no 'config' (not a Trainer checkpoint)")
+        broken = serialization.first_nonfinite(state)
+        if broken is not None:
+            raise ValueError(f"Trainer.from_checkpoint: {os.fspath(path)} holds non-finite weights: {broken[0]} "
+                             f"holds {broken[1]} (saved from a run that diverged?)")
         config = state["config"]
         model = VAE(**config["model"], rng=np.random.default_rng())
         rng = None if config["rng_is_model_rng"] else np.random.default_rng()
