@@ -24,8 +24,10 @@ the share within 1.5 (3 std) of a cluster centre and the unbiased RBF-kernel MMD
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -56,17 +58,39 @@ def sample_quality(samples: np.ndarray, seed: int) -> dict[str, float]:
     return {"within_3_std": mode_coverage(samples, MODE_CENTERS, radius=1.5), "mmd2": mmd_rbf(samples, fresh)}
 
 
+def output_problem(flag: str, path: str, suffix: str) -> str | None:
+    """Why ``path`` cannot be written as the ``suffix`` file of ``flag`` (None if it can), so bad paths fail before training."""
+    target = Path(path)
+    if target.suffix.lower() != suffix:
+        return f"{flag} must name a {suffix} file, got {path!r}"
+    if target.is_dir():
+        return f"{flag} {path!r} is a folder; expected a {suffix} file name"
+    parent = target.parent
+    if not parent.is_dir():
+        return f"{flag} {path!r}: folder {str(parent)!r} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"{flag} {path!r}: folder {str(parent)!r} is not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=CONFIGS, default="default", help="model and training preset")
     parser.add_argument("--seed", type=int, default=0, help="seed of the one generator behind data, weights and noise")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     parser.add_argument("--out", default="plot.png", help="where to write the figure (PNG)")
-    parser.add_argument("--save-samples", metavar="PATH.npy", help="also save the 2,000 generated samples")
+    parser.add_argument("--save-samples", metavar="PATH.npy", help="also save the 2,000 generated samples (.npy)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    problems = [problem for problem in (
+        f"--epochs must be at least 1, got {args.epochs}" if args.epochs is not None and args.epochs < 1 else None,
+        f"--seed must be an integer >= 0, got {args.seed}" if args.seed < 0 else None,
+        output_problem("--out", args.out, ".png"),
+        None if args.save_samples is None else output_problem("--save-samples", args.save_samples, ".npy"),
+    ) if problem is not None]
+    if problems:
+        print(f"examples/vae_2d.py: error: {problems[0]}", file=sys.stderr)
+        return 2
     try:
         import matplotlib  # noqa: F401  (checked before training rather than after it)
     except ImportError:
