@@ -61,3 +61,79 @@ def test_example_rejects_bad_arguments_before_training(argv, pattern, tmp_path, 
     assert captured.err.startswith("examples/vae_2d.py: error: ")
     one_line(captured.err, pattern)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------
+# --force starts over without stale files; Ctrl-C
+# --------------------------------------------------------------------------
+
+
+def test_force_removes_the_old_runs_files_and_keeps_the_users(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    assert run("train", "--out", folder, *TINY)[0] == 0  # with figures: figure.png, losses.png, history.csv
+    (folder / "notes.txt").write_text("mine")
+    (folder / "sub").mkdir()
+    assert {"figure.png", "losses.png", "history.csv"} <= {p.name for p in folder.iterdir()}
+    code, _, err = run("train", "--out", folder, "--force", "--history-format", "json", "--no-figures", *TINY)
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.npz", "history.json", "notes.txt", "run.json",
+                                                       "sub"]
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_force_keeps_the_old_run_when_the_new_one_cannot_start(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    assert run("train", "--out", folder, "--no-figures", *TINY)[0] == 0
+    before = sorted(p.name for p in folder.iterdir())
+    code, _, err = run("train", "--out", folder, "--force", "--likelihood", "bernoulli", *TINY)
+    assert code == 1
+    one_line(err, r"the bernoulli likelihood needs data in \[0, 1\]")
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_the_first_epoch_leaves_nothing_to_force(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "r"
+    monkeypatch.setattr(Trainer, "train_epoch", _interrupt)
+    code, out, err = run("train", "--out", folder, *TINY)
+    assert code == 130 and out == ""
+    one_line(err, r"^tinygrad-vae train: error: interrupted during the first epoch, before any checkpoint: "
+                  r"nothing to resume; run the same command again to start over$")
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    code, _, err = run("train", "--out", folder, "--no-figures", *TINY)  # the plain rerun, no --force
+    assert code == 0, err
+
+
+def test_ctrl_c_while_drawing_the_training_figures(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "r"
+    monkeypatch.setattr(figures, "draw_run_figures", _interrupt)
+    code, _, err = run("train", "--out", folder, *TINY)
+    assert code == 130
+    one_line(err, r"interrupted while drawing the figures; the trained run is saved, draw them with: "
+                  r"tinygrad-vae plot .*r$")
+    assert Trainer.from_checkpoint(folder / "checkpoint.npz").epoch == 1
+
+
+@pytest.fixture(scope="module")
+def mixture_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch run on the 2-D mixture, without figures, shared by the read-only tests below."""
+    folder = tmp_path_factory.mktemp("runs") / "mixture"
+    code, _, err = run("train", "--out", folder, "--no-figures", *TINY)
+    assert code == 0, err
+    return folder
+
+
+@pytest.mark.parametrize("target, argv", [
+    ("tinygrad_vae.vae.cli.model_statistics", ["evaluate", "-k", "2"]),
+    ("tinygrad_vae.vae.cli.runs.open_run", ["sample", "--out", "s.npy"]),
+    ("tinygrad_vae.vae.cli.figures.draw_run_figures", ["plot"]),
+])
+def test_ctrl_c_in_evaluate_sample_plot_is_one_line(target, argv, mixture_run, monkeypatch) -> None:
+    monkeypatch.setattr(target, _interrupt)
+    code, out, err = run(argv[0], mixture_run, *argv[1:])
+    assert code == 130 and out == ""
+    one_line(err, rf"^tinygrad-vae {argv[0]}: error: interrupted$")

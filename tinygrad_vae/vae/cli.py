@@ -263,13 +263,23 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                     checkpoint_path=run.checkpoint_path, checkpoint_every=1)
     except KeyboardInterrupt:
         progress.end_line()  # before the message
+        if not run.checkpoint_path.is_file():
+            # Interrupted before the first checkpoint: nothing to resume, so take back run.json (and any
+            # history), and the same command starts the run again without --force.
+            runs.clear_run_files(run.folder)
+            raise CliError(f"interrupted during the first epoch, before any checkpoint: nothing to resume; "
+                           f"run the same command again to start over", EXIT_INTERRUPTED) from None
         raise CliError(f"interrupted after epoch {trainer.epoch}; continue with: {PROG} train --resume {run.folder}",
                        EXIT_INTERRUPTED) from None
     test_part = f", test loss {test_losses[-1]:.4f}" if test_losses else ""
     console.result(f"{run.folder}: {trainer.epoch} epochs, train loss {trainer.history['total'][-1]:.4f}{test_part}; "
                    f"'{PROG} evaluate {run.folder}' measures the ELBO in nats")
     if not args.no_figures:
-        _draw_figures(run, {**trainer.history, "test_total": test_losses}, console, strict=False)
+        try:
+            _draw_figures(run, {**trainer.history, "test_total": test_losses}, console, strict=False)
+        except KeyboardInterrupt:
+            raise CliError(f"interrupted while drawing the figures; the trained run is saved, draw them with: "
+                           f"{PROG} plot {run.folder}", EXIT_INTERRUPTED) from None
     return 0
 
 
@@ -374,5 +384,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except (ValueError, OSError, ImportError) as error:  # RunError and DatasetError are ValueErrors
         # Library errors already name the function, the file or the option, and what was wrong.
         message, code = str(error), EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: evaluate, sample and plot only read the run, so nothing needs saving
+        message, code = "interrupted", EXIT_INTERRUPTED
     print(f"{PROG} {args.command}: error: {message}", file=stderr)
     return code

@@ -37,6 +37,8 @@ from tinygrad_vae.validation import check_int
 MANIFOLD_SPAN = 1.96
 SHOWN_IMAGES = 64  # test images and samples in a run's image grids
 MANIFOLD_SIZE = 15  # a run's decoded latent grid has MANIFOLD_SIZE x MANIFOLD_SIZE images
+# Every file name draw_run_figures may write (which of them depends on the data and the latent size).
+RUN_FIGURES = ("figure.png", "losses.png", "reconstructions.png", "samples.png", "manifold.png", "latent.png")
 
 
 def new_figure(width: float, height: float) -> Any:
