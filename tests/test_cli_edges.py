@@ -137,3 +137,50 @@ def test_ctrl_c_in_evaluate_sample_plot_is_one_line(target, argv, mixture_run, m
     code, out, err = run(argv[0], mixture_run, *argv[1:])
     assert code == 130 and out == ""
     one_line(err, rf"^tinygrad-vae {argv[0]}: error: interrupted$")
+
+
+# --------------------------------------------------------------------------
+# MNIST folders with something wrong, written here as tiny IDX files
+# --------------------------------------------------------------------------
+
+
+def _idx(array: np.ndarray, type_code: int = 0x08) -> bytes:
+    """An IDX file by the spec: magic 0, 0, type, ndim; big-endian uint32 sizes; big-endian elements."""
+    big_endian = {0x08: ">u1", 0x09: ">i1"}[type_code]
+    return bytes([0, 0, type_code, array.ndim]) + np.array(array.shape, ">u4").tobytes() + array.astype(big_endian).tobytes()
+
+
+def _mnist_folder(folder: Path, n_train: int = 8, labels: np.ndarray | None = None, label_type: int = 0x08) -> Path:
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for prefix, n in (("train", n_train), ("t10k", 4)):
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(rng.integers(0, 256, (n, 3, 2), dtype=np.uint8)))
+        own = labels if labels is not None and prefix == "train" else rng.integers(0, 10, n)
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(np.asarray(own), label_type))
+    return folder
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda d: _mnist_folder(d, n_train=0, labels=np.zeros(0, np.uint8)),
+     r"load_mnist: .*train-images-idx3-ubyte holds no pixels: shape \(0, 3, 2\); expected at least one image"),
+    (lambda d: _mnist_folder(d, labels=np.array([0, 1, 2, 3, 10, 4, 255, 10])),
+     r"load_mnist: .*train-labels-idx1-ubyte has labels \[10, 255\] \(3 of 8\); expected the digits 0-9"),
+    (lambda d: _mnist_folder(d, labels=np.array([0, 1, 2, 3, -1, 4, 5, 6]), label_type=0x09),
+     r"load_mnist: .*train-labels-idx1-ubyte has labels \[-1\] \(1 of 8\); expected the digits 0-9"),
+    (lambda d: (d.write_bytes(b"not a folder"), d)[1],
+     r"load_mnist: data directory .*mnist is a file, not a folder \(expected the folder holding the four IDX files\)"),
+])
+def test_mnist_folder_problems_are_one_line(make, pattern, tmp_path: Path) -> None:
+    data_dir = make(tmp_path / "mnist")
+    code, out, err = run("train", "--dataset", "mnist", "--data-dir", data_dir, "--out", tmp_path / "r", *TINY)
+    assert code == 1 and out == ""
+    one_line(err, r"^tinygrad-vae train: error: " + pattern)
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_naming_a_file(tmp_path: Path) -> None:
+    (tmp_path / "r").write_text("mine")
+    code, _, err = run("train", "--out", tmp_path / "r", *TINY)
+    assert code == 1
+    one_line(err, r"^tinygrad-vae train: error: --out .*r is a file, not a folder \(expected a run folder")
+    assert (tmp_path / "r").read_text() == "mine"

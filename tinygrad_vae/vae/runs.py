@@ -293,6 +293,8 @@ def start_run(
         raise RunError("--dataset mnist needs --data-dir DIR (the folder with train-images-idx3-ubyte[.gz] etc.)")
     if dataset != "mnist" and data_dir is not None:
         raise RunError(f"--data-dir is only for --dataset mnist, not {dataset}")
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"--out {folder} is a file, not a folder (expected a run folder to create or reuse)")
     if (folder / RUN_FILE).exists() and not force:
         raise RunError(f"{folder} already holds a run; continue it with --resume {folder}, or start over with --force")
     spec = {"name": dataset, "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
