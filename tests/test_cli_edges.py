@@ -184,3 +184,33 @@ def test_out_naming_a_file(tmp_path: Path) -> None:
     assert code == 1
     one_line(err, r"^tinygrad-vae train: error: --out .*r is a file, not a folder \(expected a run folder")
     assert (tmp_path / "r").read_text() == "mine"
+
+
+# --------------------------------------------------------------------------
+# the loss figure says what it plots
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, title, ylabel", [
+    # Gaussian decoder, 2-D data: the loss is the negative ELBO less (2/2) log(pi) = 1.1447 nats.
+    ({}, "loss (negative ELBO - (D/2) log pi) by epoch", "nats per example, less (D/2) log pi = 1.145"),
+    ({"likelihood": "bernoulli"}, "loss (negative ELBO) by epoch", "nats per example"),
+    ({"likelihood": "bernoulli", "beta": 0.5}, "loss (recon + 0.5 KL) by epoch", "nats per example"),
+    ({"likelihood": "bernoulli", "iw_samples": 4}, "loss (negative IWAE bound, k=4) by epoch", "nats per example"),
+])
+def test_losses_figure_labels_what_it_plots(kwargs, title, ylabel, tmp_path: Path) -> None:
+    from tinygrad_vae.vae.model import VAE
+
+    model = VAE(2, (4,), 2, rng=np.random.default_rng(0), **kwargs)
+    history = {"total": [3.0, 2.0], "recon": [2.0, 1.5], "kl": [1.0, 0.5]}
+    figure = figures.plot_losses(history, tmp_path / "losses.png", figures.loss_labels(model))
+    assert (figure.axes[0].get_title(), figure.axes[0].get_ylabel()) == (title, ylabel)
+
+
+def test_a_mixture_runs_losses_png_is_labelled_with_the_constant(tmp_path: Path, monkeypatch) -> None:
+    drawn: list[tuple[str, str]] = []
+    real = figures.plot_losses
+    monkeypatch.setattr(figures, "plot_losses", lambda history, path, labels: drawn.append(labels) or real(
+        history, path, labels))
+    assert run("train", "--out", tmp_path / "r", *TINY)[0] == 0
+    assert drawn == [("loss (negative ELBO - (D/2) log pi) by epoch", "nats per example, less (D/2) log pi = 1.145")]
