@@ -214,3 +214,24 @@ def test_a_mixture_runs_losses_png_is_labelled_with_the_constant(tmp_path: Path,
         history, path, labels))
     assert run("train", "--out", tmp_path / "r", *TINY)[0] == 0
     assert drawn == [("loss (negative ELBO - (D/2) log pi) by epoch", "nats per example, less (D/2) log pi = 1.145")]
+
+
+# --------------------------------------------------------------------------
+# sample: a figure holds a legible number of images
+# --------------------------------------------------------------------------
+
+
+def test_sample_png_caps_the_grid_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    folder, mnist = tmp_path / "run", _mnist_folder(tmp_path / "mnist")  # 3x2-pixel images
+    assert run("train", "--dataset", "mnist", "--data-dir", mnist, "--out", folder, "--no-figures", *TINY)[0] == 0
+    drawn: list[tuple[tuple[int, ...], int]] = []
+    monkeypatch.setattr(figures, "plot_samples", lambda samples, shape, path, ncols: drawn.append((samples.shape, ncols)))
+    code, out, err = run("sample", folder, "-n", "1000", "--out", tmp_path / "s.png")
+    assert code == 0, err
+    assert drawn == [((256, 6), 16)]
+    assert out == f"wrote 256 samples to {tmp_path / 's.png'}\n"
+    assert err == (f"a figure shows at most 256 images legibly, so {tmp_path / 's.png'} gets 256 of the -n 1000; "
+                   f"write a .npy file for all of them\n")
+    code, out, _ = run("sample", folder, "-n", "1000", "--out", tmp_path / "s.npy")
+    assert code == 0 and np.load(tmp_path / "s.npy").shape == (1000, 6)
+    assert out == f"wrote 1000 samples to {tmp_path / 's.npy'}\n"

@@ -32,6 +32,7 @@ from tinygrad_vae.vae.training import OPTIMIZERS, ProgressPrinter, Trainer
 
 PROG = "tinygrad-vae"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+MAX_SAMPLE_TILES = 256  # images in one 'sample --out FILE.png' figure: a 16 x 16 grid
 
 
 class CliError(Exception):
@@ -342,14 +343,20 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     if suffix not in (".png", ".npy"):
         raise CliError(f"--out must end in .png (a figure) or .npy (the array), got {args.out}")
     run = runs.open_run(args.run_dir, args.checkpoint)
-    samples = run.trainer.model.sample(args.n, rng=np.random.default_rng(args.seed), mean=not args.draw)
+    n = args.n
+    if suffix == ".png" and run.data.image_shape is not None and n > MAX_SAMPLE_TILES:
+        # Beyond this the tiles shrink below a few screen pixels each and the figure becomes a texture.
+        console.note(f"a figure shows at most {MAX_SAMPLE_TILES} images legibly, so {args.out} gets "
+                     f"{MAX_SAMPLE_TILES} of the -n {n}; write a .npy file for all of them")
+        n = MAX_SAMPLE_TILES
+    samples = run.trainer.model.sample(n, rng=np.random.default_rng(args.seed), mean=not args.draw)
     if suffix == ".npy":
         np.save(args.out, samples)
     elif run.data.image_shape is None:
-        figures.plot_points(samples, args.out, f"{args.n} samples from the prior")
+        figures.plot_points(samples, args.out, f"{n} samples from the prior")
     else:
-        figures.plot_samples(samples, run.data.image_shape, args.out, ncols=math.ceil(math.sqrt(args.n)))
-    console.result(f"wrote {args.n} samples to {args.out}")
+        figures.plot_samples(samples, run.data.image_shape, args.out, ncols=math.ceil(math.sqrt(n)))
+    console.result(f"wrote {n} samples to {args.out}")
     return 0
 
 
