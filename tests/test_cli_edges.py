@@ -235,3 +235,28 @@ def test_sample_png_caps_the_grid_and_says_so(tmp_path: Path, monkeypatch) -> No
     code, out, _ = run("sample", folder, "-n", "1000", "--out", tmp_path / "s.npy")
     assert code == 0 and np.load(tmp_path / "s.npy").shape == (1000, 6)
     assert out == f"wrote 1000 samples to {tmp_path / 's.npy'}\n"
+
+
+# --------------------------------------------------------------------------
+# -v says what it does for each command
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, text", [
+    ("train", "print more: the run's setup, and every epoch on its own line"),
+    ("evaluate", "also print which run, checkpoint and data set were loaded (on stderr)"),
+    ("sample", "also print which run, checkpoint and data set were loaded (on stderr)"),
+    ("plot", "also print which run, checkpoint and data set were loaded (on stderr)"),
+])
+def test_verbose_help_fits_the_command(command, text, capsys) -> None:
+    assert cli.main([command, "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"-v, --verbose {text}" in help_text
+    assert command == "train" or "epoch" not in help_text.split("-v, --verbose", 1)[1]
+
+
+def test_verbose_evaluate_names_the_run_it_loaded(mixture_run: Path) -> None:
+    code, out, err = run("evaluate", mixture_run, "-k", "2", "-v")
+    assert code == 0 and out.startswith("mixture test set, 1000 examples")
+    assert err == (f"{mixture_run}: checkpoint {mixture_run / 'checkpoint.npz'} after 1 epochs; VAE 2-4-2, "
+                   f"gaussian decoder; mixture (2000 train / 1000 test)\n")
