@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_vae.data import MODE_CENTERS, gaussian_mixture
-from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 from tinygrad_vae.vae.figures import plot_vae
+from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
 
 CONFIGS = ("default", "notebook")  # the presets for the notebook's 2-D data (the others are for images)

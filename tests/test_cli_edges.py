@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_vae.vae import cli, figures, runs
+from tinygrad_vae.vae import cli, figures
 from tinygrad_vae.vae.training import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,12 +97,14 @@ def _interrupt(*args: object, **kwargs: object) -> None:
 
 def test_ctrl_c_in_the_first_epoch_leaves_nothing_to_force(tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "samples.png").write_text("the user's, from an earlier 'sample'")
     monkeypatch.setattr(Trainer, "train_epoch", _interrupt)
     code, out, err = run("train", "--out", folder, *TINY)
     assert code == 130 and out == ""
     one_line(err, r"^tinygrad-vae train: error: interrupted during the first epoch, before any checkpoint: "
                   r"nothing to resume; run the same command again to start over$")
-    assert list(folder.iterdir()) == []
+    assert [p.name for p in folder.iterdir()] == ["samples.png"]
     monkeypatch.undo()
     code, _, err = run("train", "--out", folder, "--no-figures", *TINY)  # the plain rerun, no --force
     assert code == 0, err

@@ -271,9 +271,9 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         if not run.checkpoint_path.is_file():
             # Interrupted before the first checkpoint: nothing to resume, so take back run.json (and any
             # history), and the same command starts the run again without --force.
-            runs.clear_run_files(run.folder)
-            raise CliError(f"interrupted during the first epoch, before any checkpoint: nothing to resume; "
-                           f"run the same command again to start over", EXIT_INTERRUPTED) from None
+            run.discard_unstarted()
+            raise CliError("interrupted during the first epoch, before any checkpoint: nothing to resume; "
+                           "run the same command again to start over", EXIT_INTERRUPTED) from None
         raise CliError(f"interrupted after epoch {trainer.epoch}; continue with: {PROG} train --resume {run.folder}",
                        EXIT_INTERRUPTED) from None
     test_part = f", test loss {test_losses[-1]:.4f}" if test_losses else ""

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.nn.serialization import write_atomically
-from tinygrad_vae.vae.figures import RUN_FIGURES
 from tinygrad_vae.vae.datasets import Dataset, load_dataset
+from tinygrad_vae.vae.figures import RUN_FIGURES
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, Trainer
 
@@ -243,6 +243,12 @@ class Run:
         """Write the trainer's history so far, with a ``test_total`` column from ``test_losses``."""
         rows = history_rows(self.trainer.history, {"test_total": test_losses})
         return write_history(self.folder, self.settings["history_format"], rows)
+
+    def discard_unstarted(self) -> None:
+        """Remove what a new run writes before its first checkpoint (run.json, the history file), so the
+        folder needs no --force to start again; the folder's other files stay."""
+        for name in (RUN_FILE, f"history.{self.settings['history_format']}"):
+            (self.folder / name).unlink(missing_ok=True)
 
 
 def open_run(folder: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> Run:
