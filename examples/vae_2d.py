@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = model.sample(N_SAMPLES)  # decoder means at z ~ p(z), from the same generator
     plot_vae(model, data, trainer.history, path=args.out, samples=samples)
     if args.save_samples:
-        np.save(args.save_samples, samples)
+        with open(args.save_samples, "wb") as file:  # np.save on a name would append .npy to s.NPY
+            np.save(file, samples)
     if not args.quiet:
         quality = sample_quality(samples, args.seed)
         print(f"Trained the {args.config!r} config for {trainer.epoch} epochs in {seconds:.1f} s")

@@ -262,3 +262,10 @@ def test_verbose_evaluate_names_the_run_it_loaded(mixture_run: Path) -> None:
     assert code == 0 and out.startswith("mixture test set, 1000 examples")
     assert err == (f"{mixture_run}: checkpoint {mixture_run / 'checkpoint.npz'} after 1 epochs; VAE 2-4-2, "
                    f"gaussian decoder; mixture (2000 train / 1000 test)\n")
+
+
+def test_sample_writes_the_file_it_names(mixture_run: Path, tmp_path: Path) -> None:
+    code, out, _ = run("sample", mixture_run, "-n", "5", "--out", tmp_path / "s.NPY")
+    assert code == 0 and out == f"wrote 5 samples to {tmp_path / 's.NPY'}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.NPY"]
+    assert np.load(tmp_path / "s.NPY").shape == (5, 2)

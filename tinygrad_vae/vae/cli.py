@@ -365,7 +365,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         n = MAX_SAMPLE_TILES
     samples = run.trainer.model.sample(n, rng=np.random.default_rng(args.seed), mean=not args.draw)
     if suffix == ".npy":
-        np.save(args.out, samples)
+        with open(args.out, "wb") as file:  # np.save on a name would append .npy to s.NPY
+            np.save(file, samples)
     elif run.data.image_shape is None:
         figures.plot_points(samples, args.out, f"{n} samples from the prior")
     else:
