@@ -63,6 +63,14 @@ def test_example_rejects_bad_arguments_before_training(argv, pattern, tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_example_rejects_an_out_that_is_a_folder(tmp_path, monkeypatch, capsys) -> None:
+    main = _example_main()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.png").mkdir()
+    assert main(["--out", "d.png"]) == 2
+    one_line(capsys.readouterr().err, r"^examples/vae_2d.py: error: --out 'd.png' is a folder; expected a .png file name$")
+
+
 # --------------------------------------------------------------------------
 # --force starts over without stale files; Ctrl-C
 # --------------------------------------------------------------------------
@@ -197,7 +205,8 @@ def test_out_naming_a_file(tmp_path: Path) -> None:
     # Gaussian decoder, 2-D data: the loss is the negative ELBO less (2/2) log(pi) = 1.1447 nats.
     ({}, "loss (negative ELBO - (D/2) log pi) by epoch", "nats per example, less (D/2) log pi = 1.145"),
     ({"likelihood": "bernoulli"}, "loss (negative ELBO) by epoch", "nats per example"),
-    ({"likelihood": "bernoulli", "beta": 0.5}, "loss (recon + 0.5 KL) by epoch", "nats per example"),
+    ({"likelihood": "bernoulli", "beta": 0.5}, "loss (-log p(x|z) + 0.5 KL) by epoch", "nats per example"),
+    ({"beta": 2.0}, "loss (-log p(x|z) + 2 KL - (D/2) log pi) by epoch", "nats per example, less (D/2) log pi = 1.145"),
     ({"likelihood": "bernoulli", "iw_samples": 4}, "loss (negative IWAE bound, k=4) by epoch", "nats per example"),
 ])
 def test_losses_figure_labels_what_it_plots(kwargs, title, ylabel, tmp_path: Path) -> None:

@@ -306,7 +306,7 @@ def loss_labels(model: VAE) -> tuple[str, str]:
     term is weighted, so the total is no ELBO at all.
     """
     if model.beta != 1:
-        objective = f"recon + {model.beta:g} KL"
+        objective = f"-log p(x|z) + {model.beta:g} KL"
     elif model.iw_samples > 1:
         objective = f"negative IWAE bound, k={model.iw_samples}"
     else:
