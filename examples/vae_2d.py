@@ -26,12 +26,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from tinygrad_vae.data import MODE_CENTERS, gaussian_mixture
-from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 from tinygrad_vae.vae.figures import plot_vae
+from tinygrad_vae.vae.metrics import mmd_rbf, mode_coverage
 from tinygrad_vae.vae.training import PRESETS, Trainer, trainer_from_preset
 
 CONFIGS = ("default", "notebook")  # the presets for the notebook's 2-D data (the others are for images)
@@ -56,17 +57,37 @@ def sample_quality(samples: np.ndarray, seed: int) -> dict[str, float]:
     return {"within_3_std": mode_coverage(samples, MODE_CENTERS, radius=1.5), "mmd2": mmd_rbf(samples, fresh)}
 
 
+def output_problem(flag: str, path: str, suffix: str) -> str | None:
+    """Why ``path`` cannot be written as the ``suffix`` file of ``flag`` (None if it can), so bad paths fail before training."""
+    target = Path(path)
+    if target.suffix.lower() != suffix:
+        return f"{flag} must name a {suffix} file, got {path!r}"
+    if target.is_dir():
+        return f"{flag} {path!r} is a folder; expected a {suffix} file name"
+    parent = target.parent
+    if not parent.is_dir():
+        return f"{flag} {path!r}: folder {str(parent)!r} does not exist"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", choices=CONFIGS, default="default", help="model and training preset")
     parser.add_argument("--seed", type=int, default=0, help="seed of the one generator behind data, weights and noise")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     parser.add_argument("--out", default="plot.png", help="where to write the figure (PNG)")
-    parser.add_argument("--save-samples", metavar="PATH.npy", help="also save the 2,000 generated samples")
+    parser.add_argument("--save-samples", metavar="PATH.npy", help="also save the 2,000 generated samples (.npy)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    problems = [problem for problem in (
+        f"--epochs must be at least 1, got {args.epochs}" if args.epochs is not None and args.epochs < 1 else None,
+        f"--seed must be an integer >= 0, got {args.seed}" if args.seed < 0 else None,
+        output_problem("--out", args.out, ".png"),
+        None if args.save_samples is None else output_problem("--save-samples", args.save_samples, ".npy"),
+    ) if problem is not None]
+    if problems:
+        print(f"examples/vae_2d.py: error: {problems[0]}", file=sys.stderr)
+        return 2
     try:
         import matplotlib  # noqa: F401  (checked before training rather than after it)
     except ImportError:
@@ -80,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = model.sample(N_SAMPLES)  # decoder means at z ~ p(z), from the same generator
     plot_vae(model, data, trainer.history, path=args.out, samples=samples)
     if args.save_samples:
-        np.save(args.save_samples, samples)
+        with open(args.save_samples, "wb") as file:  # np.save on a name would append .npy to s.NPY
+            np.save(file, samples)
     if not args.quiet:
         quality = sample_quality(samples, args.seed)
         print(f"Trained the {args.config!r} config for {trainer.epoch} epochs in {seconds:.1f} s")

@@ -32,6 +32,7 @@ from tinygrad_vae.vae.training import OPTIMIZERS, DivergenceError, ProgressPrint
 
 PROG = "tinygrad-vae"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+MAX_SAMPLE_TILES = 256  # images in one 'sample --out FILE.png' figure: a 16 x 16 grid
 
 
 class CliError(Exception):
@@ -86,10 +87,14 @@ def dims_list(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _output_flags(parser: argparse.ArgumentParser) -> None:
+def _output_flags(parser: argparse.ArgumentParser, verbose_help: str) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    group.add_argument("-v", "--verbose", action="store_true", help="print more (every epoch on its own line)")
+    group.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+
+
+# What -v adds to the commands that read a run (see _open_run).
+VERBOSE_READ_HELP = "also print which run, checkpoint and data set were loaded (on stderr)"
 
 
 def _checkpoint_flag(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="start over in an --out folder that already holds a run")
     run.add_argument("--history-format", choices=runs.HISTORY_FORMATS, help="per-epoch history file (default csv)")
     run.add_argument("--no-figures", action="store_true", help="do not draw the figures at the end")
-    _output_flags(train)
+    _output_flags(train, "print more: the run's setup, and every epoch on its own line")
     train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser(
@@ -172,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--baselines", action="store_true",
                           help="also measure the independent-pixel Bernoulli model and PCA the same way (image data)")
     evaluate.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
-    _output_flags(evaluate)
+    _output_flags(evaluate, VERBOSE_READ_HELP)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     sample = commands.add_parser("sample", help="draw samples from the prior, as a figure or an .npy file",
@@ -183,14 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", metavar="S", type=nonnegative_int, default=0)
     sample.add_argument("--draw", action="store_true",
                         help="draw x ~ p(x|z) instead of taking the decoder mean (binary pixels for Bernoulli)")
-    _output_flags(sample)
+    _output_flags(sample, VERBOSE_READ_HELP)
     sample.set_defaults(handler=cmd_sample)
 
     plot = commands.add_parser("plot", help="draw the figures of a run folder again",
                                description="Redraw the run's figures from its checkpoint into the run folder.")
     _checkpoint_flag(plot)
     plot.add_argument("--seed", metavar="S", type=nonnegative_int, default=0, help="seeds the samples (default 0)")
-    _output_flags(plot)
+    _output_flags(plot, VERBOSE_READ_HELP)
     plot.set_defaults(handler=cmd_plot)
     return parser
 
@@ -265,6 +270,12 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                         checkpoint_path=run.checkpoint_path, checkpoint_every=1)
     except KeyboardInterrupt:
         progress.end_line()  # before the message
+        if not run.checkpoint_path.is_file():
+            # Interrupted before the first checkpoint: nothing to resume, so take back run.json (and any
+            # history), and the same command starts the run again without --force.
+            run.discard_unstarted()
+            raise CliError("interrupted during the first epoch, before any checkpoint: nothing to resume; "
+                           "run the same command again to start over", EXIT_INTERRUPTED) from None
         raise CliError(f"interrupted after epoch {trainer.epoch}; continue with: {PROG} train --resume {run.folder}",
                        EXIT_INTERRUPTED) from None
     except DivergenceError as error:
@@ -276,7 +287,11 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     console.result(f"{run.folder}: {trainer.epoch} epochs, train loss {trainer.history['total'][-1]:.4f}{test_part}; "
                    f"'{PROG} evaluate {run.folder}' measures the ELBO in nats")
     if not args.no_figures:
-        _draw_figures(run, {**trainer.history, "test_total": test_losses}, console, strict=False)
+        try:
+            _draw_figures(run, {**trainer.history, "test_total": test_losses}, console, strict=False)
+        except KeyboardInterrupt:
+            raise CliError(f"interrupted while drawing the figures; the trained run is saved, draw them with: "
+                           f"{PROG} plot {run.folder}", EXIT_INTERRUPTED) from None
     return 0
 
 
@@ -303,8 +318,18 @@ def _draw_figures(run: Run, history: dict[str, list[float]], console: Console, s
     console.result(f"figures: {', '.join(map(str, written))}")
 
 
-def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+def _open_run(args: argparse.Namespace, console: Console) -> Run:
+    """The run of ``args.run_dir`` (with ``args.checkpoint``), described with -v."""
     run = runs.open_run(args.run_dir, args.checkpoint)
+    model, data = run.trainer.model, run.data
+    console.detail(f"{run.folder}: checkpoint {args.checkpoint or run.checkpoint_path} after {run.trainer.epoch} "
+                   f"epochs; VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}, "
+                   f"{model.likelihood} decoder; {data.name} ({len(data.x_train)} train / {len(data.x_test)} test)")
+    return run
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    run = _open_run(args, console)
     model, data, k = run.trainer.model, run.data, args.samples
     x = data.x_test if args.split == "test" else data.x_train
     if args.baselines and data.image_shape is None:
@@ -338,20 +363,27 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise CliError(f"--out must end in .png (a figure) or .npy (the array), got {args.out}")
-    run = runs.open_run(args.run_dir, args.checkpoint)
-    samples = run.trainer.model.sample(args.n, rng=np.random.default_rng(args.seed), mean=not args.draw)
+    run = _open_run(args, console)
+    n = args.n
+    if suffix == ".png" and run.data.image_shape is not None and n > MAX_SAMPLE_TILES:
+        # Beyond this the tiles shrink below a few screen pixels each and the figure becomes a texture.
+        console.note(f"a figure shows at most {MAX_SAMPLE_TILES} images legibly, so {args.out} gets "
+                     f"{MAX_SAMPLE_TILES} of the -n {n}; write a .npy file for all of them")
+        n = MAX_SAMPLE_TILES
+    samples = run.trainer.model.sample(n, rng=np.random.default_rng(args.seed), mean=not args.draw)
     if suffix == ".npy":
-        np.save(args.out, samples)
+        with open(args.out, "wb") as file:  # np.save on a name would append .npy to s.NPY
+            np.save(file, samples)
     elif run.data.image_shape is None:
-        figures.plot_points(samples, args.out, f"{args.n} samples from the prior")
+        figures.plot_points(samples, args.out, f"{n} samples from the prior")
     else:
-        figures.plot_samples(samples, run.data.image_shape, args.out, ncols=math.ceil(math.sqrt(args.n)))
-    console.result(f"wrote {args.n} samples to {args.out}")
+        figures.plot_samples(samples, run.data.image_shape, args.out, ncols=math.ceil(math.sqrt(n)))
+    console.result(f"wrote {n} samples to {args.out}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
-    run = runs.open_run(args.run_dir, args.checkpoint)
+    run = _open_run(args, console)
     _draw_figures(run, {**run.trainer.history, "test_total": run.test_losses()}, console, strict=True, seed=args.seed)
     return 0
 
@@ -381,5 +413,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except (ValueError, OSError, ImportError) as error:  # RunError and DatasetError are ValueErrors
         # Library errors already name the function, the file or the option, and what was wrong.
         message, code = str(error), EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: evaluate, sample and plot only read the run, so nothing needs saving
+        message, code = "interrupted", EXIT_INTERRUPTED
     print(f"{PROG} {args.command}: error: {message}", file=stderr)
     return code

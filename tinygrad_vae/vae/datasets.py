@@ -187,9 +187,13 @@ def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32)
     Files may be gzipped. Uses MNIST's own split (60,000 train / 10,000 test).
     """
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DatasetError(f"load_mnist: data directory {data_dir} is a file, not a folder "
+                           f"(expected the folder holding the four IDX files)")
     if not data_dir.is_dir():
         raise DatasetError(f"load_mnist: data directory {data_dir} does not exist")
-    arrays = {key: read_idx(_find_idx_file(data_dir, stem)) for key, stem in _MNIST_FILES.items()}
+    paths = {key: _find_idx_file(data_dir, stem) for key, stem in _MNIST_FILES.items()}
+    arrays = {key: read_idx(path) for key, path in paths.items()}
     images_shape = None
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -198,10 +202,17 @@ def load_mnist(data_dir: str | os.PathLike, dtype: np.dtype | type = np.float32)
                 f"load_mnist: {split} images must be a 3-D uint8 IDX array (n, height, width), "
                 f"got shape {images.shape} of {images.dtype}"
             )
+        if len(images) == 0 or images.shape[1] == 0 or images.shape[2] == 0:
+            raise DatasetError(f"load_mnist: {paths[f'{split}_images']} holds no pixels: shape {images.shape}; "
+                               f"expected at least one image of at least 1x1 pixels")
         if labels.ndim != 1 or len(labels) != len(images):
             raise DatasetError(
                 f"load_mnist: {split} has {len(images)} images but labels of shape {labels.shape}; expected ({len(images)},)"
             )
+        outside = ~np.isin(labels, np.arange(10))  # any IDX type: negative, fractional or >9 labels
+        if outside.any():
+            raise DatasetError(f"load_mnist: {paths[f'{split}_labels']} has labels {np.unique(labels[outside])[:5].tolist()} "
+                               f"({np.count_nonzero(outside)} of {len(labels)}); expected the digits 0-9")
         if images_shape is not None and images.shape[1:] != images_shape:
             raise DatasetError(f"load_mnist: train images are {images_shape} but test images are {images.shape[1:]}")
         images_shape = images.shape[1:]

@@ -37,6 +37,8 @@ from tinygrad_vae.validation import check_int
 MANIFOLD_SPAN = 1.96
 SHOWN_IMAGES = 64  # test images and samples in a run's image grids
 MANIFOLD_SIZE = 15  # a run's decoded latent grid has MANIFOLD_SIZE x MANIFOLD_SIZE images
+# Every file name draw_run_figures may write (which of them depends on the data and the latent size).
+RUN_FIGURES = ("figure.png", "losses.png", "reconstructions.png", "samples.png", "manifold.png", "latent.png")
 
 
 def new_figure(width: float, height: float) -> Any:
@@ -296,8 +298,36 @@ def _colormap(name: str) -> Any:
 # --------------------------------------------------------------------------
 
 
-def plot_losses(history: Mapping[str, Sequence[float]], path: str | os.PathLike) -> None:
-    """Per-epoch training loss and its two terms, and the test loss where the history has ``test_total``."""
+def loss_labels(model: VAE) -> tuple[str, str]:
+    """The title and y-axis label that say what ``model.loss`` (the curves of ``plot_losses``) measures.
+
+    That loss is a negative ELBO (or IWAE bound) in nats only without a reconstruction constant: for a
+    Gaussian decoder it is (D/2) log(pi) lower (the notebook's convention), and with beta != 1 the KL
+    term is weighted, so the total is no ELBO at all.
+    """
+    if model.beta != 1:
+        objective = f"-log p(x|z) + {model.beta:g} KL"
+    elif model.iw_samples > 1:
+        objective = f"negative IWAE bound, k={model.iw_samples}"
+    else:
+        objective = "negative ELBO"
+    constant = model.recon_constant
+    if constant == 0:
+        return f"loss ({objective}) by epoch", "nats per example"
+    return (f"loss ({objective} - (D/2) log pi) by epoch",
+            f"nats per example, less (D/2) log pi = {constant:.3f}")
+
+
+def plot_losses(
+    history: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    labels: tuple[str, str] = ("loss by epoch", "loss per example"),
+) -> Any:
+    """Per-epoch training loss and its two terms, and the test loss where the history has ``test_total``.
+
+    ``labels`` are the title and the y-axis label (``loss_labels(model)`` names the model's loss exactly).
+    Returns the Figure.
+    """
     figure = new_figure(6.4, 4.2)
     ax = figure.subplots()
     epochs = np.arange(1, len(history["total"]) + 1)
@@ -307,11 +337,12 @@ def plot_losses(history: Mapping[str, Sequence[float]], path: str | os.PathLike)
     if len(test):
         ax.plot(epochs[: len(test)], test, label="test loss", linewidth=1.5, linestyle="--", color="black")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("nats per example")
-    ax.set_title("loss (negative ELBO) by epoch")
+    ax.set_ylabel(labels[1])
+    ax.set_title(labels[0])
     ax.legend()
     ax.grid(True, alpha=0.3)
     _save(figure, path)
+    return figure
 
 
 def plot_points(points: np.ndarray, path: str | os.PathLike, title: str) -> None:
@@ -360,7 +391,7 @@ def draw_run_figures(
         if model.input_dim == 2 and model.latent_dim == 2:
             plot_vae(model, data.x_train, history, folder / "figure.png", rng=rng)
             names.append("figure.png")
-        plot_losses(history, folder / "losses.png")
+        plot_losses(history, folder / "losses.png", loss_labels(model))
         names.append("losses.png")
         return [folder / name for name in names]
     shown = data.x_test[:SHOWN_IMAGES]
@@ -368,7 +399,7 @@ def draw_run_figures(
     reconstructions = model.decode(model.encode(shown)[0]).data
     plot_reconstructions(shown, reconstructions, data.image_shape, folder / "reconstructions.png")
     plot_samples(model.sample(SHOWN_IMAGES, rng=rng), data.image_shape, folder / "samples.png")
-    plot_losses(history, folder / "losses.png")
+    plot_losses(history, folder / "losses.png", loss_labels(model))
     names += ["reconstructions.png", "samples.png", "losses.png"]
     if model.latent_dim == 2:
         plot_manifold(model.decode(manifold_grid(MANIFOLD_SIZE)).data, data.image_shape, folder / "manifold.png")

@@ -28,12 +28,15 @@ import numpy as np
 
 from tinygrad_vae.nn.serialization import write_atomically
 from tinygrad_vae.vae.datasets import Dataset, load_dataset
+from tinygrad_vae.vae.figures import RUN_FIGURES
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, Trainer, check_finite_rows
 
 RUN_FORMAT, RUN_VERSION = "tinygrad_vae.run", 1
 RUN_FILE, CHECKPOINT_FILE = "run.json", "checkpoint.npz"
 HISTORY_FORMATS = ("csv", "json")
+# Every file a run folder may hold that this package writes; --force removes these and nothing else.
+RUN_FOLDER_FILES = (RUN_FILE, CHECKPOINT_FILE, *(f"history.{fmt}" for fmt in HISTORY_FORMATS), *RUN_FIGURES)
 # The settings of a run, as run.json stores them and as the options of 'tinygrad-vae train' name them.
 SETTING_NAMES = ("hidden_dims", "latent_dim", "likelihood", "optimizer", "lr", "batch_size", "epochs",
                  "beta", "seed", "history_format")
@@ -112,6 +115,15 @@ def check_data_fits(data: Dataset, likelihood: str) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     write_atomically(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def clear_run_files(folder: str | os.PathLike) -> None:
+    """Remove the files of ``RUN_FOLDER_FILES`` from ``folder``, so a new run leaves none of an old run's beside
+    its own; any other file (the user's) stays."""
+    for name in RUN_FOLDER_FILES:
+        path = Path(folder) / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
 
 
 def read_run(folder: str | os.PathLike) -> dict[str, Any]:
@@ -235,6 +247,12 @@ class Run:
         rows = history_rows(self.trainer.history, {"test_total": test_losses})
         return write_history(self.folder, self.settings["history_format"], rows)
 
+    def discard_unstarted(self) -> None:
+        """Remove what a new run writes before its first checkpoint (run.json, the history file), so the
+        folder needs no --force to start again; the folder's other files stay."""
+        for name in (RUN_FILE, f"history.{self.settings['history_format']}"):
+            (self.folder / name).unlink(missing_ok=True)
+
 
 def open_run(folder: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> Run:
     """The run in ``folder``, its trainer from ``checkpoint`` (default: the folder's own)."""
@@ -274,8 +292,9 @@ def start_run(
     """A new run in ``folder`` on ``dataset``: settings from ``given`` and the data set's defaults, a fresh model.
 
     ``data_dir`` is for (and needed by) mnist, ``binarize`` for image data; a folder that already
-    holds a run needs ``force``. The model's weights, the shuffling and the noise all come from one
-    generator seeded with the run's seed. Nothing is written until ``write_record``.
+    holds a run needs ``force``, and then, once the data has loaded and the model is built, the old
+    run's files are removed (``clear_run_files``). The model's weights, the shuffling and the noise all
+    come from one generator seeded with the run's seed. Nothing else is written until ``write_record``.
     """
     folder = Path(folder)
     settings = new_run_settings(dataset, given)
@@ -285,6 +304,8 @@ def start_run(
         raise RunError("--dataset mnist needs --data-dir DIR (the folder with train-images-idx3-ubyte[.gz] etc.)")
     if dataset != "mnist" and data_dir is not None:
         raise RunError(f"--data-dir is only for --dataset mnist, not {dataset}")
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"--out {folder} is a file, not a folder (expected a run folder to create or reuse)")
     if (folder / RUN_FILE).exists() and not force:
         raise RunError(f"{folder} already holds a run; continue it with --resume {folder}, or start over with --force")
     spec = {"name": dataset, "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
@@ -296,4 +317,6 @@ def start_run(
     trainer = Trainer(model, optimizer=settings["optimizer"], lr=settings["lr"], batch_size=settings["batch_size"])
     record = {"format": RUN_FORMAT, "version": RUN_VERSION, "dataset": spec, "model": model.config(),
               "settings": {**settings, "hidden_dims": list(settings["hidden_dims"])}}
+    if (folder / RUN_FILE).exists():  # only with force, checked above
+        clear_run_files(folder)
     return Run(folder, record, trainer, data)
