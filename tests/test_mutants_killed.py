@@ -6,7 +6,10 @@ Each test names the mistake it catches, and fails with that mistake in place.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from tinygrad_vae import GradcheckError, Tensor, gradcheck
+from tinygrad_vae.core import Function
 from tinygrad_vae.vae.model import VAE
 
 
@@ -24,3 +27,20 @@ def test_vae_loss_weights_the_kl_term_by_beta() -> None:
     assert expected_kl > 1e-5 * expected_recon  # far more than rtol 1e-12: kl and beta * kl differ visibly
     np.testing.assert_allclose([recon.item(), kl.item()], [expected_recon, expected_kl], rtol=1e-12)
     np.testing.assert_allclose(total.item(), expected_recon + 0.25 * expected_kl, rtol=1e-12)
+
+
+class ExpOnePercentHigh(Function):
+    """exp with a rule 1% too large: ten times gradcheck's default relative tolerance of 1e-3."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, grad: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor | None, ...]:
+        return (grad * out * 1.01,)
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_gradcheck_default_tolerance_catches_a_one_percent_error(fast_mode: bool) -> None:
+    """A loosened tolerance (rtol 0.1 instead of 1e-3) would let this rule pass."""
+    with pytest.raises(GradcheckError):
+        gradcheck(ExpOnePercentHigh.apply, [np.array([0.5, 1.0, 2.0])], fast_mode=fast_mode)
