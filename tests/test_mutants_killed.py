@@ -1,4 +1,4 @@
-"""Tests for mistakes that tools/mutation_check.py plants and the rest of the suite let through.
+"""Tests for mistakes that benchmarks/mutation_check.py plants and the rest of the suite let through.
 
 Each test names the mistake it catches, and fails with that mistake in place.
 """

@@ -1,6 +1,6 @@
 """Mutation check: apply one plausible bug at a time and see whether the tests notice.
 
-Usage: python tools/mutation_check.py [--only NAME] [--list]
+Usage: python benchmarks/mutation_check.py [--only NAME] [--list]
 
 Each mutant is a (name, file, exact original snippet, replacement, related test files)
 entry in MUTANTS. For each one the repository (without .git) is copied to a temporary
