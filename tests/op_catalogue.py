@@ -114,6 +114,19 @@ def ternary(draw: Callable, values: Values = arrays) -> Call:
 
 
 @st.composite
+def joinable(draw: Callable, key: str = "axis") -> Call:
+    """One to three arrays equal but along one axis, drawn as the parameter ``key`` (maybe negative)."""
+    shape = draw(any_shape(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    pieces = []
+    for _ in range(draw(st.integers(1, 3))):
+        piece_shape = list(shape)
+        piece_shape[axis] = draw(st.integers(1, SIDE))
+        pieces.append(draw(arrays(tuple(piece_shape))))
+    return Call(tuple(pieces), {key: axis})
+
+
+@st.composite
 def separated_pair(draw: Callable) -> Call:
     """Two broadcastable arrays with no element of one equal (or close) to any element of the other."""
     sa, sb = draw(broadcastable_shapes(n=2, max_dims=3, max_side=SIDE))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import strategies as st
-from op_catalogue import SIDE, Call, OpCase, Shape, any_shape, catalogue_properties, unary
+from op_catalogue import SIDE, Call, OpCase, Shape, any_shape, catalogue_properties, joinable, unary
 
 import tinygrad_vae as tv
 import tinygrad_vae.nn.functional as F
@@ -97,19 +97,6 @@ def expand_inputs(draw: Callable) -> Call:
     sizes = [draw(st.sampled_from([-1, n])) if n != 1 else draw(st.sampled_from([-1, 1, 2, 3])) for n in shape]
     lead = draw(st.lists(st.integers(1, SIDE), max_size=2))
     return Call((draw(arrays(shape)),), {"sizes": tuple(lead + sizes)})
-
-
-@st.composite
-def joinable(draw: Callable) -> Call:
-    """One to three arrays equal but along one axis (drawn as ``dim``)."""
-    shape = draw(any_shape(min_dims=1))
-    dim = draw(dim_of(len(shape)))
-    pieces = []
-    for _ in range(draw(st.integers(1, 3))):
-        piece = list(shape)
-        piece[dim] = draw(st.integers(1, SIDE))
-        pieces.append(draw(arrays(tuple(piece))))
-    return Call(tuple(pieces), {"dim": dim})
 
 
 @st.composite
@@ -333,7 +320,7 @@ LINEAR: list[OpCase] = [
            torch=lambda a, shape: a.view(*shape)),
     OpCase("expand", lambda a, sizes: a.expand(*sizes), np_expand, expand_inputs(),
            torch=lambda a, sizes: a.expand(sizes)),
-    OpCase("cat", lambda *a, dim: tv.cat(a, dim=dim), lambda *a, dim: np.concatenate(a, axis=dim), joinable(),
+    OpCase("cat", lambda *a, dim: tv.cat(a, dim=dim), lambda *a, dim: np.concatenate(a, axis=dim), joinable("dim"),
            torch=lambda *a, dim: torch_module().cat(a, dim=dim)),
     # padding
     *[OpCase(f"pad_numpy_{mode}", tv.pad, np.pad, numpy_pad_inputs(mode)) for mode in ("constant", "reflect", "edge",
