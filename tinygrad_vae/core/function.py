@@ -85,16 +85,20 @@ class Function:
             elif len(inputs) == 2:
                 arrays = (inputs[0].data, inputs[1].data)
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+                if arrays[0].dtype is not arrays[1].dtype and cls.same_float_dtype:  # dtypes are singletons
+                    _check_float_dtypes(cls, arrays)
             elif len(inputs) == 3:
                 arrays = (inputs[0].data, inputs[1].data, inputs[2].data)
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad, inputs[2].requires_grad)
+                if cls.same_float_dtype and not arrays[0].dtype is arrays[1].dtype is arrays[2].dtype:
+                    _check_float_dtypes(cls, arrays)
             else:
                 arrays = [t.data for t in inputs]
                 needs = tuple([t.requires_grad for t in inputs])
+                if cls.same_float_dtype:
+                    _check_float_dtypes(cls, arrays)
         except AttributeError:  # a later input is an array or a number
             return _apply_mixed(cls, fn, inputs, params)
-        if cls.same_float_dtype:
-            _check_float_dtypes(cls, arrays)
         fn.inputs = inputs
         try:
             out = wrap(fn.forward(*arrays, **params))
