@@ -20,7 +20,7 @@ LAYERS = {
     "validation": 0,
     "core": 1,
     "ops": 2,
-    "func": 3, "testing": 3, "instruments": 3,
+    "func": 3, "testing": 3, "instruments": 3, "compiler": 3,
     "nn": 4, "optim": 4, "data": 4,
     "vae": 5,
 }
