@@ -251,7 +251,7 @@ class Trainer:
                 raise self._diverged(n_batches, f"the loss is {losses[0]}")
             total.backward()
             if self.clip_norm is not None:
-                clip_grad_norm_(self.optimizer.params, self.clip_norm)
+                clip_grad_norm_(self._trainable.values(), self.clip_norm)
             self.optimizer.step()
             for key, value in zip(HISTORY_KEYS, losses):
                 sums[key] += value
@@ -269,7 +269,7 @@ class Trainer:
 
     def _diverged(self, batch: int, problem: str) -> DivergenceError:
         """The error for ``problem`` in batch ``batch`` of the epoch being trained."""
-        return DivergenceError(self.epoch + 1, batch, problem, self.optimizer.lr)  # the rate in use
+        return DivergenceError(self.epoch + 1, batch, problem, self.optimizer.param_groups[0]["lr"])  # the rate in use
 
     def fit(
         self,
