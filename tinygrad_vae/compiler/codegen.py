@@ -82,6 +82,8 @@ class _Writer:
             return repr(value)
         if isinstance(value, float):
             return repr(value) if math.isfinite(value) else self.obj(value, "c")
+        if isinstance(value, tuple) and len(value) > 8:  # a parameter set's ids: named, not spelled out
+            return self.obj(value, "ids")
         if isinstance(value, tuple):
             items = ", ".join(self.const(v) for v in value)
             return f"({items},)" if len(value) == 1 else f"({items})"
@@ -123,7 +125,9 @@ class _Writer:
             name = f"np.{op.__name__}"
         elif id(op) in _NUMPY:
             name = _NUMPY[id(op)]
-        elif isinstance(op, types.MethodDescriptorType):  # an unbound method: ndarray.reshape, Generator.normal
+        elif isinstance(op, types.MethodDescriptorType) or (  # an unbound method: ndarray.reshape, Generator.normal
+                instr.args and not isinstance(instr.args[0], Ref)
+                and getattr(type(instr.args[0]), op.__name__, None) is op):
             return f"{args[0]}.{op.__name__}({', '.join(args[1:] + kwargs)})"
         elif isinstance(getattr(op, "__self__", None), np.ufunc):  # np.add.reduce
             name = f"np.{op.__self__.__name__}.{op.__name__}"
@@ -140,7 +144,7 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
     step sets to None, ``guards`` the conditions beyond the inputs' shapes and dtypes.
     """
     w = _Writer(program)
-    holders = {id(b): w.obj(b.holder(), "T_" + b.name) for _, b in program.inputs}
+    holders = {id(b): w.obj(b.holder(), "T_" + b.holder_name()) for _, b in program.inputs}
     lines = [f"def {fn_name}({', '.join(w.value(i) for i in program.args)}):"]
     if program.inputs:
         lines.append("    try:")
@@ -153,7 +157,7 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
         if ident not in numbers:
             conditions.append(f"{w.value(ident)}.shape != {shape!r} or {w.value(ident)}.dtype != {w.const(dtype)}")
     for guard in guards:
-        holder = w.obj(guard.holder, "G")
+        holder = w.obj(guard.holder, "T_" + guard.name)
         conditions.append(guard.condition.format(obj=holder, expected=w.const(guard.expected)))
     if conditions:
         lines.append("    if (" + "\n            or ".join(conditions) + "):")
@@ -167,10 +171,10 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
             target = f"({target},)"
         lines.append(f"    {target} = {w.call(instr)}")
     for ident, binding in program.outputs:
-        holder = w.obj(binding.holder(), "T_" + binding.name)
+        holder = w.obj(binding.holder(), "T_" + binding.holder_name())
         lines.append(f"    {binding.write_stmt(holder, w.value(ident))}")
     for binding in clears:
-        lines.append(f"    {binding.clear_stmt(w.obj(binding.holder(), 'T_' + binding.name))}")
+        lines.append(f"    {binding.clear_stmt(w.obj(binding.holder(), 'T_' + binding.holder_name()))}")
     results = [w.value(r.id) for r in _result_refs(program.result)]
     lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     return "\n".join(lines) + "\n", w.globals

@@ -24,6 +24,10 @@ class Location:
         """The object that the generated code reaches the location through."""
         raise NotImplementedError
 
+    def holder_name(self) -> str:
+        """A readable name for ``holder()`` in the generated code."""
+        return self.name
+
     def read_expr(self, obj: str) -> str:
         raise NotImplementedError
 
@@ -71,6 +75,9 @@ class GradSlot(Location):
     def holder(self) -> Any:
         return self.tensor
 
+    def holder_name(self) -> str:
+        return self.name.removesuffix(".grad")
+
     def read(self) -> Any:
         return self.tensor.grad.data
 
@@ -93,11 +100,14 @@ class GradSlot(Location):
 class DictItem(Location):
     """One entry of a dict declared with ``bind_state`` (an optimizer's buffer, counter or hyperparameter)."""
 
-    def __init__(self, container: dict, key: Any, name: str) -> None:
-        self.container, self.key, self.name = container, key, name
+    def __init__(self, container: dict, key: Any, name: str, label: str) -> None:
+        self.container, self.key, self.name, self.label = container, key, name, label
 
     def holder(self) -> Any:
         return self.container
+
+    def holder_name(self) -> str:
+        return self.label if self.label.endswith("state") else f"{self.label}.state"
 
     def read(self) -> Any:
         return self.container[self.key]
@@ -118,19 +128,19 @@ class Guard:
     """A condition under which a program no longer fits: ``condition`` names the holder ``{obj}`` and the
     traced value ``{expected}`` (``"len({obj}) != {expected}"``)."""
 
-    def __init__(self, holder: Any, condition: str, expected: Any = None) -> None:
-        self.holder, self.condition, self.expected = holder, condition, expected
+    def __init__(self, holder: Any, condition: str, expected: Any = None, name: str = "G") -> None:
+        self.holder, self.condition, self.expected, self.name = holder, condition, expected, name
 
     def __repr__(self) -> str:
         return f"Guard({self.condition.format(obj='obj', expected=repr(self.expected))})"
 
 
-def guard_item(container: dict, key: Any, value: Any) -> Guard:
+def guard_item(container: dict, key: Any, value: Any, name: str) -> Guard:
     """The guard that a dict entry the trace used as a Python constant (a flag, a tuple of numbers, a list of
     parameters) is still the same."""
     item = f"{{obj}}[{key!r}]"
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, Tensor) for v in value):
-        return Guard(container, f"tuple(map(id, {item})) != {{expected}}", tuple(map(id, value)))
+        return Guard(container, f"tuple(map(id, {item})) != {{expected}}", tuple(map(id, value)), name)
     if value is None or isinstance(value, (bool, int, float, str, tuple)):
-        return Guard(container, f"{item} != {{expected}}", value)
-    return Guard(container, f"{item} is not {{expected}}", value)
+        return Guard(container, f"{item} != {{expected}}", value, name)
+    return Guard(container, f"{item} is not {{expected}}", value, name)

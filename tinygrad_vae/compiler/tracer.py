@@ -165,14 +165,14 @@ def _getitem(array: Any, index: Any) -> Any:
 
 def _setitem(array: np.ndarray, index: Any, value: Any) -> np.ndarray:
     """``array`` with ``array[index] = value``, as a new array (the functional form of ``__setitem__``)."""
-    out = array.copy()
+    out = np.array(array)  # a replay may hold a NumPy scalar where the trace saw a 0-d array
     out[index] = value
     return out
 
 
 def _ufunc_at(ufunc: np.ufunc, array: np.ndarray, *args: Any) -> np.ndarray:
     """``ufunc.at(array, ...)`` on a copy of ``array``, returned."""
-    out = array.copy()
+    out = np.array(array)
     ufunc.at(out, *args)
     return out
 
@@ -186,7 +186,7 @@ def _fail_if(mask: np.ndarray, error: Callable[[], Exception]) -> None:
 def _concrete(value: Any) -> Any:
     """``value`` with every Traced replaced by its concrete value (weak ones by the Python number)."""
     if isinstance(value, Traced):
-        return value.value.item() if value.weak else value.value
+        return value.value
     if isinstance(value, tuple):
         return tuple(_concrete(v) for v in value)
     if isinstance(value, list):
@@ -233,7 +233,7 @@ Traced.__hash__ = object.__hash__
 _CREATORS = ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace")
 
 _CONVERTERS = ("asarray", "array", "asanyarray", "ascontiguousarray")
-_NP_ARRAY = np.array
+_NP_ARRAY, _NP_ASARRAY = np.array, np.asarray
 _TENSOR_ARRAY = Tensor.__array__.__code__
 _ESCAPE = ("A NumPy call that copies a traced array out of the trace cannot be recorded: use array "
            "operations on it (they are recorded), or move it out of the compiled step")
@@ -270,7 +270,9 @@ class Tracer:
     def new(self, value: Any, weak: bool = False, deps: frozenset = frozenset(), name: str | None = None) -> Traced:
         ident = self._next
         self._next += 1
-        if not weak and not isinstance(value, np.ndarray):
+        if weak:  # a Python number, kept as one
+            value = value.item() if isinstance(value, (np.ndarray, np.generic)) else value
+        elif not isinstance(value, np.ndarray):
             value = np.asarray(value)  # a NumPy scalar result: kept as the 0-d array it stands for
         t = Traced(self, ident, value, weak, deps)
         self.meta[ident] = (np.shape(value), t.dtype)
@@ -392,9 +394,11 @@ class Tracer:
             return inputs
         cast = []
         for x, w in zip(inputs, weak):
-            if w:
-                dtype = np.result_type(x.value.item(), *strong)
-                x = self.record(np.asarray, (x,), {"dtype": dtype}, np.asarray(x.value.item(), dtype=dtype))
+            dtype = np.result_type(x.value, *strong) if w else None
+            # A replay holds a weak value as a Python number (an input) or as a NumPy scalar of its kind's
+            # default dtype (computed from inputs): only another dtype needs the cast.
+            if w and dtype != _NP_ASARRAY(x.value).dtype:
+                x = self.record(_NP_ASARRAY, (x,), {"dtype": dtype}, _NP_ASARRAY(x.value, dtype=dtype))
             cast.append(x)
         return tuple(cast)
 
@@ -426,17 +430,20 @@ class Tracer:
     def bind_dict(self, container: dict, owner: Any) -> None:
         if id(container) in self.dicts:
             return
-        label = self.param_names.get(id(owner)) if owner is not None else None
-        label = label or f"state{len(self.dicts)}"
+        label = owner if isinstance(owner, str) else self.param_names.get(id(owner)) if owner is not None else None
+        label = label or "state"
+        labels = {used for _, used in self.dicts.values()}
+        label = next(f"{label}{n or ''}" for n in range(len(labels) + 1) if f"{label}{n or ''}" not in labels)
         self.dicts[id(container)] = (container, label)
-        self.guards.append(Guard(container, "len({obj}) != {expected}", len(container)))
+        holder = label if label.endswith("state") else f"{label}.state"
+        self.guards.append(Guard(container, "len({obj}) != {expected}", len(container), holder))
         for key, value in list(container.items()):
             if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
-                location = DictItem(container, key, f"{label}.{key}")
+                location = DictItem(container, key, f"{label}.{key}", label)
                 self.locations[("item", id(container), key)] = location
                 container[key] = self.read(location, value, weak=not isinstance(value, (np.ndarray, np.generic)))
             else:
-                self.guards.append(guard_item(container, key, value))
+                self.guards.append(guard_item(container, key, value, holder))
 
     def read(self, location: Location, value: Any, weak: bool = False) -> Traced:
         """``location``'s current ``value`` as a new program input (with its guard)."""
@@ -453,7 +460,7 @@ class Tracer:
             self.guarded.add(ident)
             location = next(loc for i, loc in self.inputs if i == ident)
             self.guards.append(Guard(location.holder(), location.read_expr("{obj}") + " != {expected}",
-                                     location.initial))
+                                     location.initial, location.holder_name()))
 
     # ---- the Tensor slots -----------------------------------------------------
     def data_get(self, t: Tensor) -> Any:
@@ -490,7 +497,7 @@ class Tracer:
             return value
         location = self.locations[("grad", id(t))] = GradSlot(t, self._tensor_name(t) + ".grad")
         if value is None:
-            self.guards.append(Guard(t, "{obj}.grad is not None"))
+            self.guards.append(Guard(t, "{obj}.grad is not None", name=location.holder_name()))
             return None
         grad = wrap(self.read(location, _DATA.__get__(value)))
         _GRAD.__set__(t, grad)
@@ -561,7 +568,7 @@ class Tracer:
         for container, _ in self.dicts.values():
             for key, value in container.items():
                 if isinstance(value, Traced):
-                    container[key] = value.value.item() if value.weak else value.value
+                    container[key] = value.value
         for t in self.keep:
             value = _DATA.__get__(t)
             if isinstance(value, Traced):
@@ -584,8 +591,8 @@ class Tracer:
                     continue
                 location = self.locations.get(("item", id(container), key))
                 if location is None:
-                    location = self.locations[("item", id(container), key)] = DictItem(container, key,
-                                                                                      f"{label}.{key}")
+                    location = DictItem(container, key, f"{label}.{key}", label)
+                    self.locations[("item", id(container), key)] = location
                 self._output(outputs, value, location)
         for key, location in list(self.locations.items()):
             if key[0] == "data":
@@ -606,7 +613,7 @@ class Tracer:
             raise TraceError(f"compile: {location.name} was changed through another array sharing its memory")
         if value.id != location.input_id:
             if value.weak:
-                location.number_type = type(location.initial if location.input_id is not None else value.value.item())
+                location.number_type = type(location.initial if location.input_id is not None else value.value)
             outputs.append((value.id, location))
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.dtypes import FLOAT_DTYPES
 from tinygrad_vae.core.grad_mode import enable_grad
 from tinygrad_vae.core.tensor import Tensor
@@ -178,8 +179,10 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad.data))
+                if set_to_none:  # unconditionally: a compiled step then does not depend on what was there
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = Tensor(np.zeros_like(p.grad.data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if a closure is given.
@@ -193,8 +196,10 @@ class Optimizer:
                 loss = closure()
         state = self.state
         for group in self.param_groups:
+            tracing.bind_state(group, "group")  # in a compiled step: hyperparameters are read at every replay
             for p in group["params"]:
                 if p.grad is not None:
+                    tracing.bind_state(state[p], p)  # buffers and step counters live across steps
                     self._update(p, p.grad.data, state[p], group)
         return loss
 
