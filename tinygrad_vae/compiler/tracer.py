@@ -177,10 +177,10 @@ def _ufunc_at(ufunc: np.ufunc, array: np.ndarray, *args: Any) -> np.ndarray:
     return out
 
 
-def _fail_if(mask: np.ndarray, error: Callable[[], Exception]) -> None:
-    """Raise ``error()`` if any element of ``mask`` is set (an op's check of its input values, on replay)."""
+def _fail_if(mask: np.ndarray, error: Callable[..., Exception], *values: Any) -> None:
+    """Raise ``error(*values)`` if any element of ``mask`` is set (an op's check of its input values, on replay)."""
     if mask.any():
-        raise error()
+        raise error(*values)
 
 
 def _concrete(value: Any) -> Any:
@@ -422,10 +422,10 @@ class Tracer:
             self._install(self._creators)
         return self.record(op, (generator, *args), kwargs, result, effect=True)
 
-    def fail_if(self, mask: Traced, error: Callable[[], Exception]) -> None:
+    def fail_if(self, mask: Traced, error: Callable[..., Exception], values: tuple) -> None:
         if mask.value.any():
-            raise error()
-        self.record(_fail_if, (mask, error), {}, None, effect=True)
+            raise error(*_concrete(values))
+        self.record(_fail_if, (mask, error, *values), {}, None, effect=True)
 
     def bind_dict(self, container: dict, owner: Any) -> None:
         if id(container) in self.dicts:

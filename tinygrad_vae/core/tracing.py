@@ -47,10 +47,10 @@ def any_of(mask: Any) -> bool:
     return bool(mask.any())
 
 
-def fail_if(mask: Any, error: Callable[[], Exception]) -> None:
-    """Raise ``error()`` if any element of ``mask`` is set: a check of input values, which a compiled step
-    records and runs on every replay."""
+def fail_if(mask: Any, error: Callable[..., Exception], *values: Any) -> None:
+    """Raise ``error(*values)`` if any element of ``mask`` is set: a check of input values, which a compiled
+    step records and runs on every replay (``values``, arrays the message shows, are then the replay's)."""
     if ACTIVE is not None and ACTIVE.is_traced(mask):
-        ACTIVE.fail_if(mask, error)
+        ACTIVE.fail_if(mask, error, values)
     elif mask.any():
-        raise error()
+        raise error(*values)
