@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 
 import tinygrad_vae as tv
-from tinygrad_vae import VAE, Tensor, TraceError, gradients, nn, optim
+from tinygrad_vae import VAE, Tensor, TraceError, gradcheck, gradgradcheck, gradients, nn, optim
 from tinygrad_vae.compiler.program import Instr, Program, Ref
 from tinygrad_vae.testing import ExpressionGraph, expression_graphs
+from tinygrad_vae.testing.strategies import away_from, shapes
+from tinygrad_vae.vae.model import LOG_VAR_LINEAR, soft_clamp
 
 
 def notebook_step(dtype: type = np.float64, opt: str = "sgd", hidden: int = 8, seed: int = 0) -> tuple:
@@ -368,3 +370,23 @@ def test_a_value_check_of_an_op_runs_on_every_replay() -> None:
     with pytest.raises(tv.OpError, match="out of range"):
         compiled(logits, np.array([0, 3]))
     assert len(compiled.entries) == 1
+
+
+# ---- soft_clamp, one op without a branch on the values ---------------------------------------
+@settings(max_examples=10)
+@given(away_from(shapes(1, 2), (-LOG_VAR_LINEAR, LOG_VAR_LINEAR), margin=0.05, low=-40.0, high=40.0))
+def test_soft_clamp_op_first_and_second_derivatives(x: np.ndarray) -> None:
+    """Away from the joints |x| = a, where the second derivative jumps (1 inside, 0 at the joint outside)."""
+    assert gradcheck(soft_clamp, [x])
+    assert gradgradcheck(soft_clamp, [x])
+
+
+def test_soft_clamp_equals_its_formula_and_compiles() -> None:
+    a = LOG_VAR_LINEAR
+    x = np.array([-100.0, -a - 2.0, -a, -3.0, 0.0, 7.5, a, a + 0.5, 60.0])
+    outside = np.sign(x) * a * (1.0 + np.tanh((np.abs(x) - a) / a))
+    expected = np.where(np.abs(x) <= a, x, outside)
+    np.testing.assert_allclose(soft_clamp(Tensor(x)).data, expected, rtol=1e-15)
+    compiled = tv.compile(lambda t: soft_clamp(t))
+    compiled(Tensor(np.zeros(9)))   # traced where every value is inside ...
+    np.testing.assert_allclose(compiled(Tensor(x)).data, expected, rtol=1e-15)   # ... right outside too

@@ -75,7 +75,7 @@ class SoftClamp(Function):
 
     def backward(self, grad: Any, out: Any, x: Any) -> tuple[Any]:
         if isinstance(grad, Tensor):  # recorded (create_graph): tanh as a function of x, for second derivatives
-            t = TanhFn.apply((x - Clip.apply(x, -self.linear, self.linear)) * (1.0 / self.linear))
+            t = TanhFn.apply((x - Clip.apply(x, lo=-self.linear, hi=self.linear)) * (1.0 / self.linear))
         else:
             t = self.tanh
         return (grad * (1.0 - t * t),)
