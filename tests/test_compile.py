@@ -100,6 +100,17 @@ def test_replay_leaves_grads_and_optimizer_state_as_eager() -> None:
             np.testing.assert_allclose(b[key], a[key], rtol=1e-12, atol=0)
 
 
+def vae_step(model: VAE, opt: optim.Optimizer) -> callable:
+    def step(x: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = model.loss(x)[0]
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 VAE_CONFIGS = {
     "gaussian": {},
     "bernoulli": {"likelihood": "bernoulli"},
@@ -119,15 +130,7 @@ def test_library_vae_compiled_equals_eager_with_the_same_seed(name: str) -> None
     losses, finals = [], []
     for use_compile in (False, True):
         model = VAE(4, hidden_dims=(8,), latent_dim=2, rng=np.random.default_rng(0), dtype=np.float64, **config)
-        opt = optim.Adam(model.parameters(), lr=1e-2)
-
-        def step(x: Tensor) -> Tensor:
-            opt.zero_grad()
-            loss = model.loss(x)[0]
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = vae_step(model, optim.Adam(model.parameters(), lr=1e-2))
         step = tv.compile(step) if use_compile else step
         losses.append([float(step(Tensor(x)).data) for x in data])
         finals.append([p.data.copy() for p in model.parameters()])
@@ -326,15 +329,9 @@ def test_the_state_is_restored_after_a_refusal() -> None:
 
 def test_source_names_the_parameters_and_the_draw() -> None:
     model = VAE(2, hidden_dims=(4,), latent_dim=2, rng=np.random.default_rng(0), dtype=np.float64)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    @tv.compile
-    def train_step(x: Tensor) -> Tensor:
-        opt.zero_grad()
-        loss = model.loss(x)[0]
-        loss.backward()
-        opt.step()
-        return loss
+    step = vae_step(model, optim.SGD(model.parameters(), lr=0.1))
+    step.__name__ = "train_step"
+    train_step = tv.compile(step)
 
     with pytest.raises(RuntimeError, match="not been called"):
         train_step.source  # noqa: B018
@@ -390,3 +387,25 @@ def test_soft_clamp_equals_its_formula_and_compiles() -> None:
     compiled = tv.compile(lambda t: soft_clamp(t))
     compiled(Tensor(np.zeros(9)))   # traced where every value is inside ...
     np.testing.assert_allclose(compiled(Tensor(x)).data, expected, rtol=1e-15)   # ... right outside too
+
+
+# ---- adoption: the Trainer compiles its step by default ----------------------------------------
+@pytest.mark.parametrize("preset", ["default", "notebook"])
+def test_trainer_compiled_and_eager_give_the_same_run(preset: str) -> None:
+    from tinygrad_vae.data import gaussian_mixture
+    from tinygrad_vae.vae.training import trainer_from_preset
+
+    results = []
+    for use_compile in (True, False):
+        rng = np.random.default_rng(7)
+        data = gaussian_mixture(200, rng=rng)
+        trainer = trainer_from_preset(preset, rng=rng, compile=use_compile)
+        trainer.clip_norm = 5.0 if preset == "notebook" else None
+        history = trainer.fit(data, 3, log_every=None)
+        results.append((history, [p.data.copy() for p in trainer.model.parameters()]))
+        assert trainer.compile is use_compile
+    (history_c, params_c), (history_e, params_e) = results
+    for key in history_e:
+        np.testing.assert_allclose(history_c[key], history_e[key], rtol=1e-6)
+    for a, b in zip(params_c, params_e):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -34,18 +34,20 @@ def points(n: int) -> np.ndarray:
 
 
 def poison_after_first_step(trainer: Trainer, name: str, value: float) -> None:
-    """Make the optimizer's first step leave ``value`` in the parameter ``name``, as an overflowing step would."""
-    real_step, parameter = trainer.optimizer.step, dict(trainer.model.named_parameters())[name]
+    """Make the first training step leave ``value`` in the parameter ``name``, as an overflowing step would
+    (written after the step returns, so that the compiled step is the one that runs)."""
+    real_step, parameter = trainer._step_fn, dict(trainer.model.named_parameters())[name]
 
     calls = []
 
-    def step() -> None:
-        real_step()
+    def step(*args: object) -> object:
+        result = real_step(*args)
         calls.append(None)
         if len(calls) == 1:
             parameter.data[0] = value
+        return result
 
-    trainer.optimizer.step = step  # type: ignore[method-assign]
+    trainer._step_fn = step
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], code: int) -> str:

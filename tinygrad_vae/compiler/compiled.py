@@ -117,15 +117,6 @@ class Compiled:
         self.entries.append(entry)
         return result
 
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        """As a method decorator: one compiled function per instance."""
-        if obj is None:
-            return self
-        bound = obj.__dict__.get(f"_compiled_{self.fn.__name__}")
-        if bound is None:
-            bound = obj.__dict__[f"_compiled_{self.fn.__name__}"] = Compiled(self.fn.__get__(obj, owner))
-        return bound
-
     def _trace(self, args: tuple, kwargs: dict) -> tuple[Any, Entry]:
         tracer = Tracer(parameter_names(self.fn, args))
         arg_ids, call_args, names = [], [], self._arg_names
