@@ -1,0 +1,452 @@
+"""The compiler's passes on hand-built programs: each pass does its rewrite, keeps SSA, and keeps the results.
+
+Programs are built here as a tracer would build them (``Builder`` computes every value as it records the
+call, so the shapes and dtypes are real) and run by a small interpreter (``Replayer``) that honours
+``out_buffer``, so optimized and unoptimized replays can be compared without the code generator.
+"""
+
+from __future__ import annotations
+
+import operator
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinygrad_vae.compiler import passes
+from tinygrad_vae.compiler.program import Instr, Program, Ref, map_refs
+
+
+class Slot:
+    """A binding: a named location holding one array."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+
+    def read(self) -> Any:
+        return self.value
+
+    def write(self, value: Any) -> None:
+        self.value = value
+
+
+class Builder:
+    """Records calls into a Program while computing them, as the tracer does."""
+
+    def __init__(self) -> None:
+        self.values: dict[int, Any] = {}
+        self.inputs: list[tuple[int, Slot]] = []
+        self.args: list[int] = []
+        self.instrs: list[Instr] = []
+
+    def _new(self, value: Any) -> Ref:
+        ref = Ref(len(self.values))
+        self.values[ref.id] = value
+        return ref
+
+    def input(self, slot: Slot) -> Ref:
+        ref = self._new(slot.value)
+        self.inputs.append((ref.id, slot))
+        return ref
+
+    def arg(self, value: Any) -> Ref:
+        ref = self._new(value)
+        self.args.append(ref.id)
+        return ref
+
+    def call(self, op: Any, *args: Any, effect: bool = False, **kwargs: Any) -> Ref:
+        value = op(*self._concrete(args), **self._concrete(kwargs))
+        ref = self._new(value)
+        self.instrs.append(Instr((ref.id,), op, args, kwargs, effect=effect))
+        return ref
+
+    def _concrete(self, value: Any) -> Any:
+        return map_refs(value, lambda ref: self.values[ref.id])
+
+    def program(self, outputs: list[tuple[Ref, Slot]] = (), result: Any = None) -> Program:
+        meta = {i: (np.shape(v), np.asarray(v).dtype) for i, v in self.values.items()}
+        program = Program(list(self.inputs), list(self.args), list(self.instrs),
+                          [(ref.id, slot) for ref, slot in outputs], result, meta, {})
+        program.check()
+        return program
+
+
+class Replayer:
+    """Runs a Program as a replay would: buffers allocated once, ``out_buffer`` passed as ``out=``."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.buffers = [np.empty(shape, dtype) for shape, dtype in program.buffers]
+
+    def __call__(self, *args: Any) -> Any:
+        env: dict[int, Any] = {ident: binding.read() for ident, binding in self.program.inputs}
+        env.update(zip(self.program.args, args))
+        def value(ref: Ref) -> Any:
+            return env[ref.id]
+        for instr in self.program.instrs:
+            kwargs = map_refs(instr.kwargs, value)
+            if instr.out_buffer is not None:
+                kwargs["out"] = self.buffers[instr.out_buffer]
+            result = instr.op(*map_refs(instr.args, value), **kwargs)
+            env.update(zip(instr.outs, (result,) if len(instr.outs) == 1 else result))
+        for ident, binding in self.program.outputs:
+            binding.write(env[ident])
+        return map_refs(self.program.result, value)
+
+
+def ops_of(program: Program) -> list[Any]:
+    return [instr.op for instr in program.instrs]
+
+
+def run_pass(pass_: passes.Pass, program: Program) -> Program:
+    optimized = pass_(program)
+    optimized.check()
+    return optimized
+
+
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+# --------------------------------------------------------------------------
+# dead code
+# --------------------------------------------------------------------------
+
+
+def test_dead_code_is_removed_and_effects_and_outputs_stay() -> None:
+    b = Builder()
+    x = b.arg(np.arange(3.0))
+    b.call(np.exp, x)                                    # dead
+    noise = b.call(rng().standard_normal, 3, effect=True)  # unused draw: kept
+    y = b.call(np.multiply, x, 2.0)
+    out = Slot("y", None)
+    optimized = run_pass(passes.eliminate_dead_code, b.program([(y, out)], result=[y]))
+    assert ops_of(optimized) == [ops_of(b.program())[1], np.multiply]
+    assert optimized.instrs[0].outs == (noise.id,)
+    Replayer(optimized)(np.arange(3.0))
+    np.testing.assert_array_equal(out.value, [0.0, 2.0, 4.0])
+
+
+def test_dead_code_keeps_what_the_result_needs() -> None:
+    b = Builder()
+    x = b.arg(np.arange(3.0))
+    e = b.call(np.exp, x)
+    s = b.call(np.add.reduce, e, 0)
+    optimized = run_pass(passes.eliminate_dead_code, b.program(result={"loss": s}))
+    assert len(optimized.instrs) == 2
+    assert Replayer(optimized)(np.zeros(3))["loss"] == 3.0
+
+
+# --------------------------------------------------------------------------
+# common subexpressions
+# --------------------------------------------------------------------------
+
+
+def test_common_subexpressions_are_computed_once() -> None:
+    b = Builder()
+    x = b.arg(np.linspace(-1, 1, 5))
+    e1, e2 = b.call(np.exp, x), b.call(np.exp, x)
+    t1, t2 = b.call(np.multiply, e1, 0.5), b.call(np.multiply, e2, 0.5)  # equal once e2 is e1
+    y = b.call(np.add, t1, t2)
+    program = b.program(result=y)
+    optimized = run_pass(passes.eliminate_common_subexpressions, program)
+    assert ops_of(optimized) == [np.exp, np.multiply, np.add]
+    assert optimized.instrs[-1].args == (t1, t1)
+    np.testing.assert_array_equal(Replayer(optimized)(np.ones(5)), Replayer(program)(np.ones(5)))
+
+
+def test_common_subexpressions_tell_number_types_and_signed_zeros_apart() -> None:
+    b = Builder()
+    x = b.arg(np.arange(3, dtype=np.int64))
+    calls = [b.call(np.add, x, 1), b.call(np.add, x, 1.0), b.call(np.add, x, True),
+             b.call(np.multiply, x, 0.0), b.call(np.multiply, x, -0.0),
+             b.call(np.add, x, np.array([1, 2, 3])), b.call(np.add, x, np.array([1, 2, 4]))]
+    optimized = run_pass(passes.eliminate_common_subexpressions, b.program(result=calls))
+    assert len(optimized.instrs) == len(calls)
+
+
+def test_common_subexpressions_never_merge_effects_or_escaping_values() -> None:
+    b = Builder()
+    draw = np.random.default_rng(1).standard_normal
+    n1, n2 = b.call(draw, 2, effect=True), b.call(draw, 2, effect=True)
+    x = b.arg(np.ones(2))
+    g1, g2 = b.call(np.multiply, x, 3.0), b.call(np.multiply, x, 3.0)
+    s1, s2 = Slot("a.grad", None), Slot("b.grad", None)
+    optimized = run_pass(passes.eliminate_common_subexpressions, b.program([(g1, s1), (g2, s2)], result=[n1, n2]))
+    assert len(optimized.instrs) == 4
+    Replayer(optimized)(np.ones(2))
+    assert s1.value is not s2.value
+
+
+# --------------------------------------------------------------------------
+# constants
+# --------------------------------------------------------------------------
+
+
+def test_constant_calls_are_evaluated_once_at_compile_time() -> None:
+    b = Builder()
+    x = b.arg(np.ones(3))
+    half = b.call(np.multiply, np.ones(()), 0.5)
+    quarter = b.call(np.multiply, half, half)          # constant once `half` is folded
+    y = b.call(np.multiply, x, quarter)
+    optimized = run_pass(passes.fold_constants, b.program(result=y))
+    assert ops_of(optimized) == [np.multiply]
+    assert optimized.instrs[0].args[0] == x and optimized.instrs[0].args[1] == 0.25
+    np.testing.assert_array_equal(Replayer(optimized)(np.full(3, 2.0)), [0.5, 0.5, 0.5])
+
+
+def test_constant_folding_leaves_effects_escapes_and_failures_alone() -> None:
+    b = Builder()
+    b.call(np.random.default_rng(0).random, 2, effect=True)
+    kept = b.call(np.multiply, np.ones(2), 2.0)
+    b.instrs.append(Instr((99,), operator.truediv, (1, 0)))  # fails now: the replay must raise as eager would
+    b.values[99] = 0.0
+    optimized = run_pass(passes.fold_constants, b.program([(kept, Slot("buf", None))]))
+    assert len(optimized.instrs) == 3
+
+
+# --------------------------------------------------------------------------
+# algebraic simplification
+# --------------------------------------------------------------------------
+
+
+def simplified_ops(build: Any, *arrays: np.ndarray) -> list[Any]:
+    """Build ``build(builder, *arg refs)``, simplify, check the replay, return the ops left before the result.
+
+    The result is ``np.positive`` of what ``build`` returns: an escaping value is never rewritten.
+    """
+    b = Builder()
+    refs = [b.arg(a) for a in arrays]
+    program = b.program(result=b.call(np.positive, build(b, *refs)))
+    optimized = run_pass(passes.eliminate_dead_code, run_pass(passes.simplify, program))
+    expected, got = Replayer(program)(*arrays), Replayer(optimized)(*arrays)
+    assert np.shape(got) == np.shape(expected) and np.asarray(got).dtype == np.asarray(expected).dtype
+    np.testing.assert_array_equal(got, expected)
+    assert ops_of(optimized)[-1] is np.positive
+    return ops_of(optimized)[:-1]
+
+
+X = np.array([[1.5, -2.0, 0.25], [3.0, 0.5, -1.0]])
+
+
+@pytest.mark.parametrize("op, unit, left", [
+    (np.multiply, 1, False), (np.multiply, 1.0, True), (np.add, 0, False), (np.add, 0.0, True),
+    (np.subtract, 0, False), (np.true_divide, 1.0, False), (np.multiply, np.ones((2, 3)), False),
+])
+def test_identity_elements_are_dropped(op: Any, unit: Any, left: bool) -> None:
+    def build(b: Builder, x: Ref) -> Ref:
+        y = b.call(op, unit, x) if left else b.call(op, x, unit)
+        return b.call(np.exp, y)
+    assert simplified_ops(build, X) == [np.exp]
+
+
+@pytest.mark.parametrize("op, unit, left, x", [
+    (np.subtract, 0.0, True, X),                      # 0 - x is -x
+    (np.true_divide, 1.0, True, X),                   # 1 / x
+    (np.multiply, np.ones((4, 2, 3)), False, X),      # broadcasts x to a bigger shape
+    (np.multiply, 1.0, False, np.arange(3)),          # promotes int to float
+    (np.add, np.float32(0), False, X.astype(np.float32) if False else np.arange(3, dtype=np.int8)),
+    (np.multiply, 2.0, False, X),
+])
+def test_non_identities_stay(op: Any, unit: Any, left: bool, x: np.ndarray) -> None:
+    def build(b: Builder, ref: Ref) -> Ref:
+        return b.call(op, unit, ref) if left else b.call(op, ref, unit)
+    assert simplified_ops(build, x) == [op]
+
+
+def test_sums_over_axes_of_length_one_become_reshapes() -> None:
+    column = np.arange(4.0).reshape(4, 1)
+    assert simplified_ops(lambda b, x: b.call(np.add.reduce, x, (1,), None, None, False), column) == [np.reshape]
+    assert simplified_ops(lambda b, x: b.call(np.sum, x, axis=1, keepdims=True), column) == []
+    assert simplified_ops(lambda b, x: b.call(np.ndarray.mean, x, -1), column) == [np.reshape]
+    assert simplified_ops(lambda b, x: b.call(np.add.reduce, x, 0), column) == [np.add.reduce]
+    assert simplified_ops(lambda b, x: b.call(np.sum, x), column) == [np.sum]
+    ints = np.arange(4, dtype=np.int8).reshape(4, 1)  # np.sum of int8 gives int64: not a reshape
+    assert simplified_ops(lambda b, x: b.call(np.sum, x, axis=1), ints) == [np.sum]
+
+
+def test_transposes_compose_and_cancel() -> None:
+    cube = np.arange(24.0).reshape(2, 3, 4)
+    def twice(b: Builder, x: Ref) -> Ref:
+        return b.call(np.exp, b.call(np.ndarray.transpose, b.call(np.transpose, x)))
+    assert simplified_ops(twice, cube) == [np.exp]
+    def swap_then_transpose(b: Builder, x: Ref) -> Ref:
+        return b.call(np.transpose, b.call(np.swapaxes, x, 0, 2), (1, 0, 2))
+    ops = simplified_ops(swap_then_transpose, cube)
+    assert ops == [np.transpose]
+    assert simplified_ops(lambda b, x: b.call(np.transpose, x, (0, 2, 1)), cube) == [np.transpose]
+
+
+def test_same_shape_and_dtype_conversions_disappear() -> None:
+    assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.ndarray.astype, x, np.float64)), X) == [np.exp]
+    assert simplified_ops(lambda b, x: b.call(np.ndarray.astype, x, np.float32), X) == [np.ndarray.astype]
+    assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.ndarray.reshape, x, (2, 3))), X) == [np.exp]
+    assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.broadcast_to, x, (2, 3))), X) == [np.exp]
+    assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.copy, x)), X) == [np.exp]
+    def reshaped_twice(b: Builder, x: Ref) -> Ref:
+        return b.call(np.ndarray.reshape, b.call(np.reshape, x, (3, 2)), (6,))
+    assert simplified_ops(reshaped_twice, X) == [np.reshape]
+
+
+def test_broadcasts_feeding_elementwise_calls_are_never_materialised() -> None:
+    """The mean's gradient through the sum's: reshape, broadcast, reshape, broadcast, multiply."""
+    def chain(b: Builder, g: Ref, d: Ref) -> Ref:
+        g1 = b.call(np.ndarray.reshape, g, (1,))
+        g2 = b.call(np.broadcast_to, g1, (4,))
+        g3 = b.call(np.ndarray.reshape, g2, (4, 1))
+        g4 = b.call(np.broadcast_to, g3, (4, 2))
+        return b.call(np.multiply, g4, d)
+    assert simplified_ops(chain, np.array(0.25), np.arange(8.0).reshape(4, 2)) == [np.multiply]
+    # A broadcast into a product is needed (matmul does not broadcast its core axes): it stays.
+    def into_matmul(b: Builder, g: Ref, w: Ref) -> Ref:
+        return b.call(np.matmul, b.call(np.broadcast_to, g, (4, 2)), w)
+    assert simplified_ops(into_matmul, np.arange(2.0), np.ones((2, 3))) == [np.broadcast_to, np.matmul]
+    # A broadcast that makes the result bigger than the other operand stays.
+    def widening(b: Builder, g: Ref, d: Ref) -> Ref:
+        return b.call(np.negative, b.call(np.broadcast_to, g, (4, 2)))
+    assert simplified_ops(widening, np.arange(2.0), X) == [np.broadcast_to, np.negative]
+
+
+def test_constant_operands_are_compacted() -> None:
+    b = Builder()
+    d = b.arg(np.arange(8.0).reshape(4, 2))
+    y = b.call(np.multiply, np.broadcast_to(np.float64(0.25), (4, 2)), d)
+    z = b.call(np.add, y, np.broadcast_to(np.array([1.0, 2.0]), (4, 2)))
+    w = b.call(np.multiply, z, np.ones((4, 2)))
+    optimized = run_pass(passes.simplify, b.program(result=b.call(np.positive, w)))
+    assert ops_of(optimized) == [np.multiply, np.add, np.positive]
+    assert np.shape(optimized.instrs[0].args[0]) == ()
+    assert np.shape(optimized.instrs[1].args[1]) == (1, 2)
+    np.testing.assert_array_equal(Replayer(optimized)(np.ones((4, 2))), np.full((4, 2), 0.25) + [1.0, 2.0])
+
+
+def test_escaping_values_are_not_replaced() -> None:
+    b = Builder()
+    x = b.arg(X)
+    y = b.call(np.multiply, x, 1.0)
+    slot = Slot("p.grad", None)
+    optimized = run_pass(passes.simplify, b.program([(y, slot)]))
+    Replayer(optimized)(X)
+    assert ops_of(optimized) == [np.multiply] and slot.value is not X
+
+
+# --------------------------------------------------------------------------
+# buffer reuse
+# --------------------------------------------------------------------------
+
+
+def chain_program(n: int = 200) -> tuple[Program, Slot, Slot]:
+    """A tiny training step: the parameter p, a gradient g written to p.grad, p -= 0.1 * g in place."""
+    b = Builder()
+    p, grad = Slot("p", np.linspace(-1, 1, n * n).reshape(n, n)), Slot("p.grad", None)
+    w = b.input(p)
+    x = b.arg(np.ones((n, n)))
+    h = b.call(np.tanh, b.call(np.matmul, x, w))
+    r = b.call(np.multiply, b.call(np.subtract, h, x), 2.0)
+    d = b.call(np.multiply, r, b.call(np.subtract, 1.0, b.call(np.square, h)))
+    g = b.call(np.matmul, b.call(np.transpose, x), d)
+    loss = b.call(np.add.reduce, b.call(np.square, r), None)
+    new_w = b.call(np.subtract, w, b.call(np.multiply, 0.1, g))
+    return b.program([(g, grad), (new_w, p)], result=loss), p, grad
+
+
+def test_temporaries_share_buffers_and_results_stay_equal() -> None:
+    program, _, _ = chain_program(4)
+    optimized = run_pass(passes.reuse_buffers, program)
+    temporaries = [i for i in optimized.instrs if i.out_buffer is not None]
+    assert len(temporaries) >= 6 and len(optimized.buffers) <= 3
+    reference_program, p_ref, grad_ref = chain_program(4)
+    reference = Replayer(reference_program)
+    replay = Replayer(optimized)
+    p = optimized.inputs[0][1]
+    for step in range(3):
+        x = np.full((4, 4), 0.5 + step)
+        np.testing.assert_array_equal(replay(x), reference(x))
+        np.testing.assert_array_equal(p.value, p_ref.value)
+        np.testing.assert_array_equal(optimized.outputs[0][1].value, grad_ref.value)
+
+
+def test_a_buffer_is_not_reused_while_a_view_of_it_is_live() -> None:
+    b = Builder()
+    x = b.arg(np.arange(9.0).reshape(3, 3))
+    a = b.call(np.negative, x)
+    t = b.call(np.transpose, a)          # a view of a's buffer
+    c = b.call(np.multiply, x, 3.0)      # a is dead by name, alive through t: c needs another buffer
+    d = b.call(np.add, t, c)
+    e = b.call(np.add, d, 1.0)
+    optimized = run_pass(passes.reuse_buffers, b.program(result=b.call(np.positive, e)))
+    by_out = {i.outs[0]: i.out_buffer for i in optimized.instrs}
+    assert by_out[a.id] != by_out[c.id]
+    assert by_out[e.id] == by_out[d.id]  # d dies at e: e is written over it
+    arg = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(Replayer(optimized)(arg), (-arg).T + 3 * arg + 1)
+
+
+def test_a_location_read_and_written_is_updated_in_place_as_in_eager() -> None:
+    program, p, _ = chain_program(4)
+    original = p.value
+    before = original.copy()
+    optimized = run_pass(passes.reuse_buffers, program)
+    Replayer(optimized)(np.ones((4, 4)))
+    assert p.value is original and not np.array_equal(original, before)
+    updates = [i for i in optimized.instrs if isinstance(i.kwargs.get("out"), Ref) and i.op is np.subtract]
+    assert [i.kwargs["out"].id for i in updates] == [program.inputs[0][0]]
+
+
+def test_an_update_chain_is_written_in_place_only_where_the_old_value_is_dead() -> None:
+    def program(read_after: bool) -> tuple[Program, Slot]:
+        b = Builder()
+        m = Slot("opt.state[0].exp_avg", np.ones(3))
+        old = b.input(m)
+        g = b.arg(np.ones(3))
+        m1 = b.call(np.multiply, old, 0.9)
+        m2 = b.call(np.add, m1, b.call(np.multiply, 0.1, g))
+        result = b.call(np.add, old, 1.0) if read_after else None
+        return b.program([(m2, m)], result=result), m
+    optimized, m = program(read_after=False)
+    original = m.value
+    Replayer(run_pass(passes.reuse_buffers, optimized))(np.full(3, 2.0))
+    assert m.value is original
+    np.testing.assert_allclose(original, 0.9 + 0.2)
+    kept, m = program(read_after=True)       # the old value is read after the update: no in-place
+    original = m.value
+    result = Replayer(run_pass(passes.reuse_buffers, kept))(np.full(3, 2.0))
+    np.testing.assert_array_equal(original, np.ones(3))
+    np.testing.assert_array_equal(result, np.full(3, 2.0))
+    np.testing.assert_allclose(m.value, 0.9 + 0.2)
+
+
+def test_a_kept_gradient_never_changes_and_an_unkept_one_is_recycled() -> None:
+    program, _, grad = chain_program(4)
+    replay = Replayer(run_pass(passes.reuse_buffers, program))
+    replay(np.ones((4, 4)))
+    kept, kept_copy = grad.value, grad.value.copy()
+    seen = set()
+    for step in range(6):
+        replay(np.full((4, 4), 2.0 + step))
+        seen.add(id(grad.value))
+        assert grad.value is not kept
+    np.testing.assert_array_equal(kept, kept_copy)
+    del kept
+    for step in range(6):
+        replay(np.full((4, 4), 2.0 + step))
+        seen.add(id(grad.value))
+    assert len(seen) <= 4  # two arrays while `kept` pinned one, then two again
+
+
+def test_the_steady_state_allocates_no_arrays() -> None:
+    n = 200  # arrays of 320 kB: one allocated array would show far above the interpreter's own bytes
+    program, _, _ = chain_program(n)
+    x = np.ones((n, n)) * 0.01
+    peaks = {}
+    for name, prog in ("unoptimized", program), ("optimized", passes.optimize(chain_program(n)[0])):
+        replay = Replayer(prog)
+        for _ in range(3):
+            replay(x)
+        tracemalloc.start()
+        replay(x)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks["unoptimized"] > 4 * 8 * n * n
+    assert peaks["optimized"] < 8 * n * n / 10, peaks
