@@ -106,6 +106,15 @@ class _Writer:
             return self.obj(value, "rng")
         return self.obj(value, "c")
 
+    def buffer(self, k: int) -> str:
+        """The name of buffer ``k`` of the program, allocated once here, when the function is generated."""
+        name = f"buf{k}"
+        if name not in self.globals:
+            shape, dtype = self.program.buffers[k]
+            self.globals[name] = np.empty(shape, dtype)
+            self.taken.add(name)
+        return name
+
     def index(self, value: Any) -> str:
         """An index as it is written inside brackets."""
         if isinstance(value, tuple):
@@ -119,6 +128,8 @@ class _Writer:
         op = instr.op
         args = [self.const(a) for a in instr.args]
         kwargs = [f"{k}={self.const(v)}" for k, v in instr.kwargs.items()]
+        if instr.out_buffer is not None:  # buffer reuse: the result is written into a preallocated array
+            kwargs.append(f"out={self.buffer(instr.out_buffer)}")
         if op.__name__ == "_getitem" and op.__module__.endswith("tracer"):
             return f"{args[0]}[{self.index(instr.args[1])}]"
         if isinstance(op, np.ufunc):

@@ -65,20 +65,26 @@ def _array_of(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def parameter_names(fn: Callable, args: tuple) -> dict[int, str]:
-    """id(parameter) -> its name in the modules that ``fn`` can reach (its closure, globals, self, arguments)."""
-    seen: list[Any] = list(args)
+def parameter_names(fn: Callable, args: tuple, arg_names: list[str]) -> dict[int, str]:
+    """id(parameter) -> its name in the modules that ``fn`` can reach (its arguments, self's attributes, its
+    closure, the globals it names): ``encoder.0.weight`` when there is one module, ``enc.weight`` (the
+    variable's name first) when there are several."""
     target = getattr(fn, "__func__", fn)
+    seen: list[tuple[str, Any]] = list(zip(arg_names, args))
     if getattr(fn, "__self__", None) is not None:
-        seen += list(vars(fn.__self__).values())
-    seen += [cell.cell_contents for cell in (getattr(target, "__closure__", None) or ()) if _filled(cell)]
-    code_names = getattr(getattr(target, "__code__", None), "co_names", ())
-    seen += [target.__globals__[n] for n in code_names if n in getattr(target, "__globals__", {})]
+        seen += list(vars(fn.__self__).items())
+    code = getattr(target, "__code__", None)
+    cells = getattr(target, "__closure__", None) or ()
+    seen += [(name, cell.cell_contents) for name, cell in zip(code.co_freevars if code else (), cells) if _filled(cell)]
+    globals_ = getattr(target, "__globals__", {})
+    seen += [(n, globals_[n]) for n in (code.co_names if code else ()) if n in globals_]
+    modules = [(name, obj) for name, obj in seen
+               if callable(getattr(obj, "named_parameters", None)) and not isinstance(obj, type)]
     names: dict[int, str] = {}
-    for obj in seen:
-        if callable(getattr(obj, "named_parameters", None)) and not isinstance(obj, type):
-            for name, p in obj.named_parameters():
-                names.setdefault(id(p), name)
+    for name, module in modules:
+        prefix = f"{name}." if len(modules) > 1 else ""
+        for param_name, p in module.named_parameters():
+            names.setdefault(id(p), prefix + param_name)
     return names
 
 
@@ -118,8 +124,9 @@ class Compiled:
         return result
 
     def _trace(self, args: tuple, kwargs: dict) -> tuple[Any, Entry]:
-        tracer = Tracer(parameter_names(self.fn, args))
-        arg_ids, call_args, names = [], [], self._arg_names
+        names = self._arg_names
+        tracer = Tracer(parameter_names(self.fn, args, names))
+        arg_ids, call_args = [], []
         tracer.start()
         try:
             for i, a in enumerate(args):
