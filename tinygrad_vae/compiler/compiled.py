@@ -10,7 +10,6 @@ of NumPy calls (``.source`` shows it).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.compiler import codegen
+from tinygrad_vae.compiler import codegen, passes
 from tinygrad_vae.compiler.program import Program, Ref, iter_refs, map_refs
 from tinygrad_vae.compiler.tracer import _DATA, Traced, TraceError, Tracer
 from tinygrad_vae.core import grad_mode
 from tinygrad_vae.core.tensor import Tensor, wrap
-
-_PASSES = importlib.util.find_spec("tinygrad_vae.compiler.passes") is not None
 
 
 @dataclass(frozen=True)
@@ -34,8 +31,9 @@ class TensorRef(Ref):
 
 @dataclass
 class Entry:
-    """One traced program and its generated replay function."""
+    """One traced program and its generated replay function: ``traced`` as recorded, ``program`` after the passes."""
 
+    traced: Program
     program: Program
     source: str
     run: Callable
@@ -152,16 +150,14 @@ class Compiled:
             tracer.stop()
         for ident, binding in outputs:
             tracer.names.setdefault(ident, binding.name)
-        program = Program(tracer.inputs, arg_ids, tracer.instrs, outputs, structure, tracer.meta, tracer.names)
-        program.check()
-        if _PASSES:
-            from tinygrad_vae.compiler import passes
-            program = passes.optimize(program)
+        traced = Program(tracer.inputs, arg_ids, tracer.instrs, outputs, structure, tracer.meta, tracer.names)
+        traced.check()
+        program = passes.optimize(traced)
         numbers = {i for i, loc in program.inputs if not isinstance(loc.initial, (np.ndarray, np.generic))}
         source, namespace = codegen.generate(program, clears, tracer.guards, numbers, _fn_name(self.fn))
         result_ids = [r.id for r in iter_refs(structure)]
         state = {i for i, _ in program.inputs} | {i for i, _ in program.outputs} | set(program.args)
-        entry = Entry(program, source, codegen.build(source, namespace, _fn_name(self.fn)), result_ids,
+        entry = Entry(traced, program, source, codegen.build(source, namespace, _fn_name(self.fn)), result_ids,
                       frozenset(state & set(result_ids)))
         return _concrete_result(result), entry
 
