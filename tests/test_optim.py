@@ -256,7 +256,8 @@ def test_load_state_dict_errors_name_the_problem():
         optim.Adam(params[:1]).load_state_dict(state)
     with pytest.raises(ValueError, match="Adam.load_state_dict: the state has 1 param groups, this optimizer has 2"):
         optim.Adam([{"params": params[:1]}, {"params": params[1:]}]).load_state_dict(state)
-    with pytest.raises(KeyError, match=re.escape("SGD.load_state_dict: param group 0: expected the keys ['dampening'")):
+    with pytest.raises(KeyError, match=re.escape("SGD.load_state_dict: param group 0 of the state lacks the keys "
+                                                 "['dampening', 'momentum', 'nesterov']")):
         optim.SGD(params, lr=0.1).load_state_dict(state)
     bad = adam.state_dict()
     bad["state"][1]["exp_avg"] = np.zeros(5)
@@ -275,7 +276,7 @@ def test_load_state_dict_errors_name_the_problem():
         fresh.load_state_dict(bad)
     bad = adam.state_dict()
     del bad["param_groups"][0]["eps"]
-    with pytest.raises(KeyError, match=re.escape("param group 0: expected the keys ['amsgrad', 'betas', 'eps',")):
+    with pytest.raises(KeyError, match=re.escape("param group 0 of the state lacks the keys ['eps'] (it has ['amsgrad',")):
         optim.Adam(params).load_state_dict(bad)
 
 
