@@ -327,6 +327,10 @@ def test_load_state_dict_errors_name_the_problem():
                                                    "parameters [0, 1]")):
         fresh.load_state_dict(bad)
     bad = adam.state_dict()
+    bad["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=re.escape("Adam.load_state_dict: param group 0: lr must be >= 0.0, got -1.0")):
+        fresh.load_state_dict(bad)
+    bad = adam.state_dict()
     del bad["param_groups"][0]["eps"]
     with pytest.raises(KeyError, match=re.escape("param group 0 of the state lacks the keys ['eps'] (it has ['amsgrad',")):
         optim.Adam(params).load_state_dict(bad)

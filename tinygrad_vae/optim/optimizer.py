@@ -191,11 +191,12 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state = self.state
+        states, entries = self.state, self.state._entries  # the lookup inlined: it runs for every parameter
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad.data, state[p], group)
+                    entry = entries.get(id(p))
+                    self._update(p, p.grad.data, states[p] if entry is None else entry[1], group)
         return loss
 
     def _update(self, param: Tensor, grad: np.ndarray, state: ParamState, group: ParamGroup) -> None:
@@ -231,7 +232,7 @@ class Optimizer:
 
         Checks everything before changing anything: the number of groups and of
         parameters in each, the hyperparameters of each group (all of this
-        optimizer's must be there; the saved values replace them), the
+        optimizer's must be there and in range; the saved values replace them), the
         parameter indices, and each buffer's shape and dtype against its
         parameter. A state saved before this library had parameter groups
         (keys ``type``, ``step_count``, ``hyperparameters``, ``state``) is
@@ -249,16 +250,18 @@ class Optimizer:
                              f"{len(self.param_groups)}")
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{where}: param group {i} of the state has {len(saved['params'])} parameters, this "
-                                 f"optimizer's has {len(group['params'])}")
             missing = set(group) - set(saved)
             if missing:
                 raise KeyError(f"{where}: param group {i} of the state lacks the keys {sorted(missing)} (it has "
                                f"{sorted(saved)})")
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{where}: param group {i} of the state has {len(saved['params'])} parameters, this "
+                                 f"optimizer's has {len(group['params'])}")
             # Keys of the saved group only (a scheduler's "initial_lr") are kept, as in torch.
             new_group = {key: _restored(value) for key, value in saved.items() if key != "params"}
-            new_groups.append({**new_group, "params": group["params"]})
+            new_group["params"] = group["params"]
+            self._check_group(new_group, f"{where}: param group {i}")
+            new_groups.append(new_group)
         by_index = {int(saved_index): p for saved, group in zip(saved_groups, self.param_groups)
                     for saved_index, p in zip(saved["params"], group["params"])}
         new_state = ParamStates()
