@@ -41,11 +41,14 @@ N_SAMPLES = 2000  # samples drawn in the figure, saved and measured
 FRESH_DATA_SEED_OFFSET = 1_000_000  # fresh data for measuring comes from seed + this
 
 
-def train_2d(config: str, seed: int, epochs: int | None = None, quiet: bool = False) -> tuple[Trainer, np.ndarray]:
-    """Draw the notebook's data and train a preset on it, all from one generator seeded ``seed``."""
+def train_2d(
+    config: str, seed: int, epochs: int | None = None, quiet: bool = False, compile: bool = True
+) -> tuple[Trainer, np.ndarray]:
+    """Draw the notebook's data and train a preset on it, all from one generator seeded ``seed``
+    (each step compiled with ``tinygrad_vae.compile`` unless ``compile`` is False: the same numbers)."""
     rng = np.random.default_rng(seed)
     data = gaussian_mixture(N_DATA, rng=rng)
-    trainer = trainer_from_preset(config, rng=rng)
+    trainer = trainer_from_preset(config, rng=rng, compile=compile)
     epochs = PRESETS[config]["epochs"] if epochs is None else epochs
     trainer.fit(data, epochs, log_every=None if quiet else max(1, epochs // 5))
     return trainer, data
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="plot.png", help="where to write the figure (PNG)")
     parser.add_argument("--save-samples", metavar="PATH.npy", help="also save the 2,000 generated samples (.npy)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--no-compile", action="store_true", help="run the training steps eagerly (same numbers)")
     args = parser.parse_args(argv)
     problems = [problem for problem in (
         f"--epochs must be at least 1, got {args.epochs}" if args.epochs is not None and args.epochs < 1 else None,
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     start = time.perf_counter()
-    trainer, data = train_2d(args.config, args.seed, args.epochs, args.quiet)
+    trainer, data = train_2d(args.config, args.seed, args.epochs, args.quiet, compile=not args.no_compile)
     seconds = time.perf_counter() - start
     model = trainer.model
     samples = model.sample(N_SAMPLES)  # decoder means at z ~ p(z), from the same generator

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = ["README.md", "engine.md", "studying.md", "checking-gradients.md", "vae.md"]
+PAGES = ["README.md", "engine.md", "studying.md", "checking-gradients.md", "vae.md", "compile.md"]
 # The docs pages and the project's own README: all of their python blocks run.
 RUNNABLE = [DOCS / page for page in PAGES] + [ROOT / "README.md"]
 BLOCK = re.compile(r"^```(python|text)\n(.*?)^```$", re.MULTILINE | re.DOTALL)

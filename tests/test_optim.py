@@ -110,8 +110,8 @@ def test_parameters_without_grad_are_skipped_with_their_own_step_count():
         params[0].grad = Tensor(step_grads[0])
         params[1].grad = Tensor(step_grads[1]) if step >= 2 else None
         opt.step()
-    assert opt.step_count == STEPS
-    assert opt.state[0]["step"] == STEPS and opt.state[1]["step"] == STEPS - 2
+    assert opt.state[params[0]]["step"] == STEPS and opt.state[params[1]]["step"] == STEPS - 2
+    assert opt.state[params[0]]["step"].dtype == np.float64 and opt.state[params[0]]["step"].shape == ()
     # Its bias correction counts only its own steps, as in PyTorch.
     expected = _adam_reference(initial[1], [g[1] for g in grads[2:]], 0.01, 0.9, 0.999, 1e-8)
     np.testing.assert_allclose(params[1].data, expected, rtol=1e-12, atol=1e-15)
@@ -124,7 +124,7 @@ def test_sgd_skips_parameter_without_grad_and_creates_no_buffer():
     params[0].grad = Tensor(grads[0][0])
     opt.step()
     assert np.array_equal(params[1].data, before)
-    assert "momentum_buffer" in opt.state[0] and opt.state[1] == {}
+    assert "momentum_buffer" in opt.state[params[0]] and params[1] not in opt.state
 
 
 @pytest.mark.parametrize("make", [
@@ -149,7 +149,7 @@ def test_float32_parameters_stay_float32():
     for opt in (optim.SGD(params, lr=0.1, momentum=0.9), optim.Adam(params), optim.AdamW(params)):
         _run(opt, params, grads)
         assert all(p.dtype == np.float32 for p in params)
-        assert all(v.dtype == np.float32 for s in opt.state for v in s.values() if isinstance(v, np.ndarray))
+        assert all(v.dtype == np.float32 for s in opt.state.values() for k, v in s.items() if k != "step")
 
 
 def test_zero_grad_clears_all_grads():
@@ -166,7 +166,7 @@ def test_hyperparameters_can_be_changed_between_steps():
     initial = params[0].data.copy()
     opt = optim.SGD(params, lr=0.1)
     _run(opt, params, grads[:1])
-    opt.lr = 0.01
+    opt.param_groups[0]["lr"] = 0.01
     _run(opt, params, grads[1:2])
     np.testing.assert_allclose(params[0].data, initial - 0.1 * grads[0][0] - 0.01 * grads[1][0], rtol=1e-14, atol=0)
 
@@ -221,26 +221,27 @@ def test_state_dict_round_trip_continues_bit_identically(name, through_file, tmp
 
     resumed = make_model()
     resumed_opt = OPTIMIZERS[name](resumed.parameters())
-    resumed_opt.lr = 123.0  # overwritten by the loaded hyperparameters
+    resumed_opt.param_groups[0]["lr"] = 123.0  # overwritten by the loaded hyperparameters
     resumed.load_state_dict(checkpoint["model"])
     resumed_opt.load_state_dict(checkpoint["optimizer"])
-    assert resumed_opt.step_count == 3
+    assert resumed_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     _train(resumed, resumed_opt, batches[3:])
     for (key, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
         assert np.array_equal(a, b), key
 
 
-def test_state_dict_holds_copies_and_plain_values():
+def test_state_dict_is_torchs_layout_and_holds_copies():
     params, grads = _setup()
     opt = optim.Adam(params, betas=(0.5, 0.6))
     _run(opt, params, grads[:1])
     state = opt.state_dict()
-    assert state["type"] == "Adam" and state["step_count"] == 1
-    assert state["hyperparameters"] == {"lr": 1e-3, "betas": [0.5, 0.6], "eps": 1e-8, "weight_decay": 0.0}
-    assert sorted(state["state"]) == ["0", "1"]
-    assert state["state"]["0"]["step"] == 1
-    state["state"]["0"]["exp_avg"][...] = 99.0
-    assert not np.any(opt.state[0]["exp_avg"] == 99.0)
+    assert state["param_groups"] == [{"lr": 1e-3, "betas": (0.5, 0.6), "eps": 1e-8, "weight_decay": 0.0,
+                                      "amsgrad": False, "maximize": False, "params": [0, 1]}]
+    assert sorted(state["state"]) == [0, 1]
+    assert state["state"][0]["step"] == 1 and state["state"][0]["step"].dtype == np.float64
+    state["state"][0]["exp_avg"][...] = 99.0
+    state["state"][0]["step"][...] = 99.0
+    assert not np.any(opt.state[params[0]]["exp_avg"] == 99.0) and opt.state[params[0]]["step"] == 1
 
 
 def test_load_state_dict_errors_name_the_problem():
@@ -248,25 +249,53 @@ def test_load_state_dict_errors_name_the_problem():
     adam = optim.Adam(params)
     _run(adam, params, grads[:1])
     state = adam.state_dict()
-    with pytest.raises(ValueError, match="SGD.load_state_dict: this state is from a Adam optimizer, not a SGD"):
-        optim.SGD(params, lr=0.1).load_state_dict(state)
     with pytest.raises(KeyError, match="Adam.load_state_dict: missing key 'state'"):
         optim.Adam(params).load_state_dict({k: v for k, v in state.items() if k != "state"})
-    with pytest.raises(ValueError, match="Adam.load_state_dict: state for parameter 1, but the optimizer has 1 parameters"):
+    with pytest.raises(ValueError, match="Adam.load_state_dict: param group 0 of the state has 2 parameters, "
+                                         "this optimizer's has 1"):
         optim.Adam(params[:1]).load_state_dict(state)
+    with pytest.raises(ValueError, match="Adam.load_state_dict: the state has 1 param groups, this optimizer has 2"):
+        optim.Adam([{"params": params[:1]}, {"params": params[1:]}]).load_state_dict(state)
+    with pytest.raises(KeyError, match=re.escape("SGD.load_state_dict: param group 0: expected the keys ['dampening'")):
+        optim.SGD(params, lr=0.1).load_state_dict(state)
     bad = adam.state_dict()
-    bad["state"]["1"]["exp_avg"] = np.zeros(5)
+    bad["state"][1]["exp_avg"] = np.zeros(5)
     fresh = optim.Adam(params)
+    fresh.param_groups[0]["lr"] = 0.5
     with pytest.raises(ValueError, match=re.escape(
         "Adam.load_state_dict: buffer 'exp_avg' of parameter 1 has shape (5,) and dtype float64; "
         "expected shape (4,) and dtype float64 like the parameter"
     )):
         fresh.load_state_dict(bad)
-    assert fresh.state == [{}, {}] and fresh.step_count == 0  # nothing was changed
+    assert len(fresh.state) == 0 and fresh.param_groups[0]["lr"] == 0.5  # nothing was changed
     bad = adam.state_dict()
-    del bad["hyperparameters"]["eps"]
-    with pytest.raises(KeyError, match="expected hyperparameters \\['betas', 'eps', 'lr', 'weight_decay'\\]"):
+    bad["state"][7] = bad["state"].pop(1)
+    with pytest.raises(ValueError, match=re.escape("state for parameter 7, but the optimizer's param groups hold the "
+                                                   "parameters [0, 1]")):
+        fresh.load_state_dict(bad)
+    bad = adam.state_dict()
+    del bad["param_groups"][0]["eps"]
+    with pytest.raises(KeyError, match=re.escape("param group 0: expected the keys ['amsgrad', 'betas', 'eps',")):
         optim.Adam(params).load_state_dict(bad)
+
+
+def test_a_state_saved_before_param_groups_is_converted():
+    params, grads = _setup(seed=15)
+    reference = optim.Adam(params, lr=0.02)
+    _run(reference, params, grads[:2])
+    new = reference.state_dict()
+    old = {"type": "Adam", "step_count": 2, "hyperparameters": {"lr": 0.02, "betas": [0.9, 0.999], "eps": 1e-8,
+                                                                 "weight_decay": 0.0},
+           "state": {str(i): {"step": 2, "exp_avg": s["exp_avg"], "exp_avg_sq": s["exp_avg_sq"]}
+                     for i, s in new["state"].items()}}
+    converted = optim.Adam(params)
+    converted.load_state_dict(old)
+    assert converted.param_groups[0]["lr"] == 0.02 and converted.param_groups[0]["betas"] == (0.9, 0.999)
+    for p in params:
+        assert converted.state[p]["step"].dtype == np.float64 and converted.state[p]["step"] == 2
+        assert np.array_equal(converted.state[p]["exp_avg"], reference.state[p]["exp_avg"])
+    with pytest.raises(ValueError, match="SGD.load_state_dict: this state is from a Adam optimizer, not a SGD"):
+        optim.SGD(params, lr=0.1).load_state_dict(old)
 
 
 # ---- construction errors ----------------------------------------------------------------------
@@ -290,7 +319,7 @@ def test_constructor_errors():
         optim.SGD([p, p], lr=0.1)
     with pytest.raises(ValueError, match="SGD: lr must be >= 0.0, got -1"):
         optim.SGD([p], lr=-1)
-    with pytest.raises(ValueError, match="SGD: nesterov=True requires momentum > 0"):
+    with pytest.raises(ValueError, match="SGD: nesterov=True requires momentum > 0 and dampening = 0"):
         optim.SGD([p], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match=re.escape("AdamW: betas[1] must be [0.0, 1.0), got 1.0")):
         optim.AdamW([p], betas=(0.9, 1.0))
@@ -302,7 +331,10 @@ def test_constructor_errors():
 
 def test_repr():
     p = nn.Parameter(np.zeros(2))
-    assert repr(optim.SGD([p], lr=0.1)) == "SGD(1 parameters, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0)"
+    assert repr(optim.SGD([p], lr=0.1)) == (
+        "SGD (\nParameter Group 0\n    dampening: 0.0\n    lr: 0.1\n    maximize: False\n    momentum: 0.0\n"
+        "    nesterov: False\n    weight_decay: 0.0\n)"
+    )
 
 
 # ---- clip_grad_norm_ ------------------------------------------------------------------------
@@ -360,15 +392,12 @@ def test_custom_optimizer_on_the_base_class():
     class SignSGD(optim.Optimizer):
         """p -= lr * sign(g), with a counter of updates per parameter."""
 
-        hyperparameters = ("lr",)
-
         def __init__(self, params, lr):
-            super().__init__(params)
-            self.lr = lr
+            super().__init__(params, {"lr": lr})
 
-        def _update(self, param, grad, state):
+        def _update(self, param, grad, state, group):
             state["updates"] = state.get("updates", 0) + 1
-            param.data -= self.lr * np.sign(grad)
+            param.data -= group["lr"] * np.sign(grad)
 
     params, grads = _setup(seed=13)
     initial = [p.data.copy() for p in params]
@@ -376,9 +405,9 @@ def test_custom_optimizer_on_the_base_class():
     _run(opt, params, grads[:2])
     for i, (p0, p) in enumerate(zip(initial, params)):
         np.testing.assert_array_equal(p.data, p0 - 0.5 * np.sign(grads[0][i]) - 0.5 * np.sign(grads[1][i]))
-    assert opt.state_dict()["state"]["1"] == {"updates": 2}
+    assert opt.state_dict()["state"][1] == {"updates": 2}
     with pytest.raises(NotImplementedError, match="Optimizer: subclasses of Optimizer must implement _update"):
-        optim.Optimizer(params).step()
+        optim.Optimizer(params, {}).step()
 
 
 def test_frozen_parameters_are_accepted_and_skipped():
@@ -389,4 +418,4 @@ def test_frozen_parameters_are_accepted_and_skipped():
     params[0].grad = Tensor(grads[0][0])
     opt.step()
     assert np.array_equal(params[1].data, frozen)  # no update, not even weight decay
-    assert opt.state[1] == {}
+    assert params[1] not in opt.state

@@ -62,7 +62,9 @@ def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, optimizer, model_
     assert resumed.epoch == 3 and len(resumed.history["total"]) == 3
     resumed.fit(data, 6, log_every=None)
     assert_same_state(straight, resumed)
-    assert resumed.optimizer.state_dict()["step_count"] == straight.optimizer.state_dict()["step_count"] == 6 * 7
+    steps = [s["step"] for s in resumed.optimizer.state.values() if "step" in s]  # Adam counts, SGD does not
+    assert steps == [s["step"] for s in straight.optimizer.state.values() if "step" in s]
+    assert all(t == 6 * 7 for t in steps)
     # the generators continue identically too (the next draws agree)
     assert straight.model.sample(3).tolist() == resumed.model.sample(3).tolist()
 

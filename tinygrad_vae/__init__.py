@@ -7,6 +7,7 @@ The layers, each importing only from the ones above it in this list:
     ops          every op, forward beside gradient rule, one file per kind
     func         function transforms: grad, value_and_grad, jacobian, hessian, jvp, vjp, hvp
     testing      gradcheck, gradgradcheck and Hypothesis strategies
+    compiler     compile(step): trace a step once, replay it as straight-line NumPy
     instruments  anomaly mode, backward traces, graph drawings
     nn, optim    modules, initializers, serialization; optimizers
     data         minibatches, splits, the notebook's Gaussian mixture
@@ -20,6 +21,7 @@ The layers, each importing only from the ones above it in this list:
 from typing import Any
 
 from tinygrad_vae import data, func, nn, ops, optim
+from tinygrad_vae.compiler import TraceError, compile
 from tinygrad_vae.core import (
     Function,
     OpError,
@@ -67,12 +69,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AnomalyError",
+    "compile",
     "DivergenceError",
     "Function",
     "GradcheckError",
     "OpError",
     "PRESETS",
     "Tensor",
+    "TraceError",
     "Trainer",
     "VAE",
     "data",

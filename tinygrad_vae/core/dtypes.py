@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _default_dtype = np.dtype(np.float32)
 
@@ -26,6 +28,8 @@ def get_default_dtype() -> np.dtype:
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """User data as an ndarray: arrays keep their dtype, Python floats and lists of floats get the default."""
+    if tracing.ACTIVE is not None and tracing.ACTIVE.is_traced(data):  # an array of a compiled step's trace
+        return data if dtype is None else data.astype(dtype, copy=False)
     try:
         arr = np.asarray(data)
     except ValueError as error:  # ragged nested lists

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, unwrap
 from tinygrad_vae.ops.activations import softmax
@@ -92,7 +93,7 @@ def scaled_dot_product_attention(
         else:
             scores = scores + (attn_mask if isinstance(attn_mask, Tensor) else np.asarray(mask, dtype=scores.dtype))
     dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)
-    if not dead.any():
+    if not tracing.any_of(dead):
         return matmul(softmax(scores, -1), value)
     # Rows with nothing to attend to: scores of 0 keep the softmax finite, and its weights are then zeroed.
     weights = where(dead, 0.0, softmax(where(dead, 0.0, scores), -1))

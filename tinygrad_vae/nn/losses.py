@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, unwrap, wrap
 from tinygrad_vae.ops.activations import log_softmax, softplus
@@ -141,11 +142,9 @@ def _target_coefficients(
     t = np.expand_dims(t, axis)
     kept = t != ignore_index
     bad = kept & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise OpError(
-            f"{op}: target class {t[bad][0]} is out of range for {n_classes} classes "
-            f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})"
-        )
+    tracing.fail_if(bad, lambda t, bad: OpError(
+        f"{op}: target class {t[bad][0]} is out of range for {n_classes} classes "
+        f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})"), t, bad)
     classes = np.arange(n_classes).reshape(weights.shape)
     return ((t == classes) & kept) * weights, kept
 
@@ -157,6 +156,9 @@ def _reduce_by_weight(losses: Tensor, reduction: str, total_weight: np.ndarray, 
     """
     if reduction != "mean":
         return _reduce(losses, reduction, op)
+    if tracing.is_traced(total_weight):  # the same without a branch on the value, for a compiled step
+        scale = 1.0 / np.maximum(total_weight, np.finfo(np.float64).tiny)
+        return losses.sum() * scale + np.where(total_weight == 0, np.nan, 0.0)
     if total_weight == 0:
         return losses.sum() * 0.0 + np.nan
     return losses.sum() * (1.0 / total_weight)

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, as_number, unwrap
 from tinygrad_vae.ops import reductions as red
@@ -130,7 +131,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     scaled = x if beta == 1 else x * beta
     smooth = SoftplusFn.apply(scaled) if beta == 1 else SoftplusFn.apply(scaled) / beta
     linear = scaled.data > threshold
-    return where(linear, x, smooth) if linear.any() else smooth
+    return where(linear, x, smooth) if tracing.any_of(linear) else smooth
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

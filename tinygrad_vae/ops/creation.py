@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.dtypes import FLOAT_DTYPES, get_default_dtype
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, unwrap, wrap
@@ -254,7 +255,7 @@ def random_dtype(dtype: Any, where_: str) -> np.dtype:
 def draw(method: str, shape: Size, generator: Any, dtype: Any, requires_grad: bool, where_: str) -> Tensor:
     """A new leaf of ``shape`` from ``generator.<method>`` ('random' or 'standard_normal'), drawn in ``dtype``."""
     rng = check_generator(generator, where_, name="generator", required=True)
-    return leaf(getattr(rng, method)(shape, dtype=random_dtype(dtype, where_)), requires_grad)
+    return leaf(tracing.draw(rng, method, shape, dtype=random_dtype(dtype, where_)), requires_grad)
 
 
 def rand(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -292,7 +293,8 @@ def randint(*bounds: Any, size: Any = None, generator: Any = None, dtype: Any = 
     if dtype.kind not in "iu":
         raise TypeError(f"randint: dtype must be an integer dtype, got {dtype}")
     shape = shape_arg(size, "randint")
-    return wrap(check_generator(generator, "randint", name="generator", required=True).integers(low, high, shape, dtype=dtype))
+    rng = check_generator(generator, "randint", name="generator", required=True)
+    return wrap(tracing.draw(rng, "integers", low, high, shape, dtype=dtype))
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = None, dtype: Any = None) -> Tensor:
@@ -319,7 +321,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = N
     if shape is None or wanted not in ([], [shape]):
         raise OpError(f"normal: mean of shape {mean.shape} and std of shape {std.shape} do not broadcast"
                       f"{f' to size {wanted[0]}' if wanted else ''}")
-    noise = check_generator(generator, "normal", name="generator", required=True).standard_normal(shape, dtype=dtype)
+    rng = check_generator(generator, "normal", name="generator", required=True)
+    noise = tracing.draw(rng, "standard_normal", shape, dtype=dtype)
     return wrap(mean + std * noise)
 
 

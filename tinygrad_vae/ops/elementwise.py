@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.dtypes import FLOAT_DTYPES
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor, as_number, lift, unwrap, wrap
@@ -112,13 +113,13 @@ class Pow(Op):
         if need_a:
             exponent = b - 1.0
             constant = at_zero & (unwrap(b) == 0)  # a^0: b a^(b-1) = 0 * 0^-1 there, taken as 0
-            if constant.any():
+            if tracing.any_of(constant):
                 exponent = Where.apply(np.ones((), dtype=unwrap(b).dtype), exponent, cond=constant)
             grad_a = unbroadcast(grad * b * a**exponent, a.shape)
         if need_b:
             base, power = a, out
             zero_log = at_zero & (unwrap(b) >= 0)  # a^b log a -> 0 as a -> 0 for b > 0
-            if zero_log.any():
+            if tracing.any_of(zero_log):
                 base = Where.apply(np.ones((), dtype=unwrap(a).dtype), a, cond=zero_log)
                 power = base**b
             grad_b = unbroadcast(grad * power * Log.apply(base), b.shape)
@@ -262,7 +263,7 @@ class Abs(Op):
 
 # A primitive's functional form is its ``apply``: add(a, b) is a + b for two Tensors.
 add, sub, mul, div, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Neg.apply
-exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply  # noqa: A001 (NumPy's names)
+exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply
 
 
 def power(base: Tensor, exponent: Any) -> Tensor:
@@ -272,7 +273,7 @@ def power(base: Tensor, exponent: Any) -> Tensor:
     return PowScalar.apply(base, exponent=as_number(exponent))
 
 
-def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Clamp to [min, max], as torch.clamp: min(max(x, min), max); either bound may be None.
 
     A bound may be a number or a Tensor (or array) that broadcasts against x. The gradient passes
@@ -291,17 +292,17 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
     return out
 
 
-def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 (torch's name)
+def clamp_min(x: Tensor, min: Any) -> Tensor:
     """clamp(x, min=min)."""
     return clamp(x, min=min)
 
 
-def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002 (torch's name)
+def clamp_max(x: Tensor, max: Any) -> Tensor:
     """clamp(x, max=max)."""
     return clamp(x, max=max)
 
 
-def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Clamp to [min, max] (either may be None); the same as ``clamp``."""
     return clamp(x, min, max)
 

@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--lr", metavar="LR", type=positive_float, help="learning rate")
     opt.add_argument("--batch-size", metavar="N", type=positive_int)
     opt.add_argument("--epochs", metavar="N", type=positive_int, help="total epochs (with --resume: the new total)")
+    opt.add_argument("--no-compile", action="store_true",
+                     help="run each training step eagerly instead of through tinygrad_vae.compile (same numbers)")
     opt.add_argument("--seed", metavar="S", type=nonnegative_int,
                      help="seeds the initial weights, the shuffling and the noise (default 0)")
     run = train.add_argument_group("run folder")
@@ -245,6 +247,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         test_losses = []
     run.write_record()
     trainer, data, settings = run.trainer, run.data, run.settings
+    trainer.compile = not args.no_compile
     model = trainer.model
     console.detail(f"{run.folder}: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test examples); "
                    f"VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}, "

@@ -50,9 +50,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_vae.core import Tensor, get_default_dtype, no_grad
+from tinygrad_vae.core import Function, Tensor, get_default_dtype, no_grad, tracing
 from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
-from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error, where
+from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
+from tinygrad_vae.ops.activations import TanhFn
+from tinygrad_vae.ops.elementwise import Clip
 from tinygrad_vae.validation import check_generator, check_int, is_int
 
 LIKELIHOODS = ("gaussian", "bernoulli")
@@ -62,20 +64,33 @@ LOG_VAR_LINEAR = 15.0
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+class SoftClamp(Function):
+    """soft_clamp as one op: ``c + a * tanh((x - c) / a)`` with ``c = clip(x, -a, a)``; its derivative is
+    ``1 - tanh((x - c) / a)^2`` (1 inside, where x - c = 0), so one branch-free rule serves every element."""
+
+    def forward(self, x: np.ndarray, linear: float) -> np.ndarray:
+        inner = np.clip(x, -linear, linear)
+        self.linear, self.tanh = linear, np.tanh((x - inner) * (1.0 / linear))
+        return inner + self.tanh * linear
+
+    def backward(self, grad: Any, out: Any, x: Any) -> tuple[Any]:
+        if isinstance(grad, Tensor):  # recorded (create_graph): tanh as a function of x, for second derivatives
+            t = TanhFn.apply((x - Clip.apply(x, lo=-self.linear, hi=self.linear)) * (1.0 / self.linear))
+        else:
+            t = self.tanh
+        return (grad * (1.0 - t * t),)
+
+
 def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
     r"""Identity on [-a, a]; outside, sign(x) * a * (1 + tanh((|x| - a) / a)), bounded by 2a.
 
     Value and first derivative are continuous at |x| = a (slope 1), and the
     slope sech^2((|x| - a) / a) is positive (until it underflows, for |x| of
     several hundred), so a unit pushed out still gets a gradient back. With
-    a = 15, exp(x) stays within [1e-13, 1.1e13]. When every element is inside,
-    ``x`` itself is returned.
+    a = 15, exp(x) stays within [1e-13, 1.1e13]. One op without a branch on the values
+    (``SoftClamp``), so that a compiled step can record it.
     """
-    inside = np.abs(x.data) <= linear
-    if inside.all():  # the usual case: the identity needs no nodes (and no backward work)
-        return x
-    saturated = (((x.abs() - linear) * (1.0 / linear)).tanh() + 1.0) * Tensor(np.sign(x.data).astype(x.dtype) * linear)
-    return where(inside, x, saturated)
+    return SoftClamp.apply(x, linear=linear)
 
 
 def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.Generator, dtype: Any) -> list:
@@ -211,7 +226,7 @@ class VAE(Module):
         return self.mu_head(h), soft_clamp(self.log_var_head(h))
 
     def _draw_normal(self, shape: tuple[int, ...], rng: np.random.Generator | None) -> Tensor:
-        return Tensor((self.rng if rng is None else rng).standard_normal(shape, dtype=self.dtype))
+        return Tensor(tracing.draw(self.rng if rng is None else rng, "standard_normal", shape, dtype=self.dtype))
 
     def sample_posterior(
         self, mu: Tensor, log_var: Tensor, eps: Any = None, rng: np.random.Generator | None = None
@@ -222,7 +237,10 @@ class VAE(Module):
 
         ``eps`` may have leading sample axes, e.g. (k, batch, latent_dim) for k samples per example.
         """
-        eps = self._draw_normal(mu.shape, rng) if eps is None else Tensor(np.asarray(eps, dtype=self.dtype))
+        if eps is None:
+            eps = self._draw_normal(mu.shape, rng)
+        elif not (isinstance(eps, Tensor) and eps.dtype == self.dtype):
+            eps = Tensor(np.asarray(eps, dtype=self.dtype))
         if eps.shape[-mu.ndim:] != mu.shape:
             raise ValueError(f"VAE.sample_posterior: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
         return reparameterize(mu, log_var, eps)

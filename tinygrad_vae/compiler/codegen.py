@@ -1,0 +1,201 @@
+"""Code generation: a Program as the source of one straight-line Python function, and that function.
+
+The generated step reads its inputs from their locations, checks the guards (raising ``Retrace`` before
+anything has changed when the program no longer fits), runs the instructions as plain NumPy calls,
+writes the outputs back and returns the result values. Values are named after the model's parameters
+(``encoder_0_weight``, ``encoder_0_weight_grad``) where the trace knows a name.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.compiler.program import Instr, Program, Ref, iter_refs
+from tinygrad_vae.compiler.state import GradSlot, Guard
+from tinygrad_vae.core.tensor import wrap
+
+
+class Retrace(Exception):
+    """A guard of a compiled program failed: another program, or a new trace, is needed."""
+
+
+def _numpy_names() -> dict[int, str]:
+    names: dict[int, str] = {}
+    for prefix, module in (("np.linalg.", np.linalg), ("np.", np)):
+        for name in dir(module):
+            value = getattr(module, name)
+            if callable(value) and not name.startswith("_") and not isinstance(value, type):
+                names[id(value)] = prefix + name
+    return names
+
+
+_NUMPY = _numpy_names()  # built at import, before any trace puts its stand-ins into the namespace
+
+
+def identifier(text: str) -> str:
+    name = re.sub(r"\W+", "_", text).strip("_") or "v"
+    return f"_{name}" if name[0].isdigit() or keyword.iskeyword(name) else name
+
+
+class _Writer:
+    """Names for values and for the objects the generated code refers to."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.globals: dict[str, Any] = {"np": np, "wrap": wrap, "Retrace": Retrace}
+        self.objects: dict[int, str] = {}
+        self.values: dict[int, str] = {}
+        self.taken: set[str] = set(self.globals)
+
+    def fresh(self, base: str) -> str:
+        name, n = identifier(base), 1
+        while name in self.taken:
+            n += 1
+            name = f"{identifier(base)}_{n}"
+        self.taken.add(name)
+        return name
+
+    def value(self, ident: int) -> str:
+        if ident not in self.values:
+            self.values[ident] = self.fresh(self.program.names.get(ident, f"v{ident}"))
+        return self.values[ident]
+
+    def obj(self, value: Any, base: str) -> str:
+        if id(value) not in self.objects:
+            name = self.fresh(base)
+            self.objects[id(value)] = name
+            self.globals[name] = value
+        return self.objects[id(value)]
+
+    def const(self, value: Any) -> str:
+        """Python source for a constant argument."""
+        if isinstance(value, Ref):
+            return self.value(value.id)
+        if value is None or isinstance(value, (bool, int, str)):
+            return repr(value)
+        if isinstance(value, float):
+            return repr(value) if math.isfinite(value) else self.obj(value, "c")
+        if isinstance(value, tuple) and len(value) > 8:  # a parameter set's ids: named, not spelled out
+            return self.obj(value, "ids")
+        if isinstance(value, tuple):
+            items = ", ".join(self.const(v) for v in value)
+            return f"({items},)" if len(value) == 1 else f"({items})"
+        if isinstance(value, list):
+            return "[" + ", ".join(self.const(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {self.const(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, slice):
+            return f"slice({self.const(value.start)}, {self.const(value.stop)}, {self.const(value.step)})"
+        if value is Ellipsis:
+            return "..."
+        if isinstance(value, np.dtype) and value.kind in "biuf":
+            return f"np.{value.name}"
+        if isinstance(value, type) and issubclass(value, np.generic):
+            return f"np.{value.__name__}"
+        if isinstance(value, (np.ndarray, np.generic)) and value.ndim == 0 and value.dtype.kind in "biuf" \
+                and math.isfinite(value):
+            return f"np.{value.dtype.name}({value.item()!r})"
+        if isinstance(value, np.random.Generator):
+            return self.obj(value, "rng")
+        return self.obj(value, "c")
+
+    def buffer(self, k: int) -> str:
+        """The name of buffer ``k`` of the program, allocated once here, when the function is generated."""
+        name = f"buf{k}"
+        if name not in self.globals:
+            shape, dtype = self.program.buffers[k]
+            self.globals[name] = np.empty(shape, dtype)
+            self.taken.add(name)
+        return name
+
+    def index(self, value: Any) -> str:
+        """An index as it is written inside brackets."""
+        if isinstance(value, tuple):
+            return ", ".join(self.index(v) for v in value) + ("," if len(value) == 1 else "")
+        if isinstance(value, slice):
+            parts = ["" if p is None else self.const(p) for p in (value.start, value.stop, value.step)]
+            return ":".join(parts[:2]) + (f":{parts[2]}" if value.step is not None else "")
+        return self.const(value)
+
+    def call(self, instr: Instr) -> str:
+        op = instr.op
+        args = [self.const(a) for a in instr.args]
+        kwargs = [f"{k}={self.const(v)}" for k, v in instr.kwargs.items()]
+        if instr.out_buffer is not None:  # buffer reuse: the result is written into a preallocated array
+            kwargs.append(f"out={self.buffer(instr.out_buffer)}")
+        if op.__name__ == "_getitem" and op.__module__.endswith("tracer"):
+            return f"{args[0]}[{self.index(instr.args[1])}]"
+        if isinstance(op, np.ufunc):
+            name = f"np.{op.__name__}"
+        elif id(op) in _NUMPY:
+            name = _NUMPY[id(op)]
+        elif isinstance(op, types.MethodDescriptorType) or (  # an unbound method: ndarray.reshape, Generator.normal
+                instr.args and not isinstance(instr.args[0], Ref)
+                and getattr(type(instr.args[0]), op.__name__, None) is op):
+            return f"{args[0]}.{op.__name__}({', '.join(args[1:] + kwargs)})"
+        elif isinstance(getattr(op, "__self__", None), np.ufunc):  # np.add.reduce
+            name = f"np.{op.__self__.__name__}.{op.__name__}"
+        else:
+            name = self.obj(op, op.__name__)
+        return f"{name}({', '.join(args + kwargs)})"
+
+
+def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numbers: set[int],
+             fn_name: str = "step") -> tuple[str, dict[str, Any]]:
+    """The source of the replay function and the globals it runs with.
+
+    ``numbers`` are the inputs that hold Python numbers (no shape to check), ``clears`` the gradients the
+    step sets to None, ``guards`` the conditions beyond the inputs' shapes and dtypes.
+    """
+    w = _Writer(program)
+    holders = {id(b): w.obj(b.holder(), "T_" + b.holder_name()) for _, b in program.inputs}
+    lines = [f"def {fn_name}({', '.join(w.value(i) for i in program.args)}):"]
+    if program.inputs:
+        lines.append("    try:")
+        for ident, binding in program.inputs:
+            lines.append(f"        {w.value(ident)} = {binding.read_expr(holders[id(binding)])}")
+        lines += ["    except (AttributeError, KeyError, TypeError):", "        raise Retrace from None"]
+    conditions = []
+    for ident, _ in program.inputs:
+        shape, dtype = program.meta[ident]
+        if ident not in numbers:
+            conditions.append(f"{w.value(ident)}.shape != {shape!r} or {w.value(ident)}.dtype != {w.const(dtype)}")
+    for guard in guards:
+        holder = w.obj(guard.holder, "T_" + guard.name)
+        conditions.append(guard.condition.format(obj=holder, expected=w.const(guard.expected)))
+    if conditions:
+        lines.append("    if (" + "\n            or ".join(conditions) + "):")
+        lines.append("        raise Retrace")
+    for instr in program.instrs:
+        if not instr.outs:
+            lines.append(f"    {w.call(instr)}")
+            continue
+        target = ", ".join(w.value(i) for i in instr.outs)
+        if len(instr.outs) > 1:
+            target = f"({target},)"
+        lines.append(f"    {target} = {w.call(instr)}")
+    for ident, binding in program.outputs:
+        holder = w.obj(binding.holder(), "T_" + binding.holder_name())
+        lines.append(f"    {binding.write_stmt(holder, w.value(ident))}")
+    for binding in clears:
+        lines.append(f"    {binding.clear_stmt(w.obj(binding.holder(), 'T_' + binding.holder_name()))}")
+    results = [w.value(r.id) for r in _result_refs(program.result)]
+    lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+    return "\n".join(lines) + "\n", w.globals
+
+
+def _result_refs(result: Any) -> list[Ref]:
+    return list(iter_refs(result))
+
+
+def build(source: str, namespace: dict[str, Any], fn_name: str = "step") -> Callable:
+    code = compile(source, f"<compiled {fn_name}>", "exec")
+    exec(code, namespace)  # noqa: S102 (the source generated above)
+    return namespace[fn_name]
