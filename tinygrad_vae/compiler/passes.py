@@ -27,7 +27,8 @@ eager semantics hold and the steady state of a training loop allocates no arrays
   ``.grad`` never changes, exactly as in eager, and a loop that lets go of its old values allocates
   nothing. Double-buffering is what makes this check possible: the array of replay n is still held by
   its location until replay n+1 writes the new one.
-- Escaping values that a call cannot write with ``out=`` (views, random draws) are left as computed.
+- Escaping values that a call cannot write with ``out=`` (views, random draws) are left as computed, and so
+  are 0-d ones (a loss stays the NumPy scalar eager returns; recycling it would save nothing).
 
 Temporary buffers are shared by the replays of one compiled program, so a program must not be run by
 two threads at once.
@@ -297,11 +298,24 @@ def _compact(c: Any) -> Any:
     return c
 
 
+def _canonical_sum(instr: Instr) -> Instr:
+    """A sum as the C call ``np.add.reduce(a, axis)`` (what ``np.sum`` and ``ndarray.sum`` call through a Python
+    wrapper), with its axis given and its other arguments only where they are not the defaults."""
+    bound = _bind(instr) if _is_sum(instr.op) else None
+    if bound is None or any(bound.get(k) is not None for k in ("out", "initial", "where")) or "a" not in bound:
+        return instr
+    axis = bound.get("axis", 0 if _ufunc_method(instr.op, "reduce") else None)
+    args = (bound["a"], axis) if bound.get("dtype") is None else (bound["a"], axis, bound["dtype"])
+    kwargs = {"keepdims": True} if bound.get("keepdims") else {}
+    return Instr(instr.outs, np.add.reduce, args, kwargs)
+
+
 def _simpler_operands(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Instr:
     """An elementwise call with broadcasts left to the call: ``multiply(broadcast_to(g, s), d)`` ->
-    ``multiply(g, d)``, and constant operands compacted (see ``_compact``), where the result keeps its shape."""
+    ``multiply(g, d)``, and constant operands compacted (see ``_compact``), where the result keeps its shape.
+    A sum becomes ``np.add.reduce`` (see ``_canonical_sum``)."""
     if not _elementwise(instr.op):
-        return instr
+        return _canonical_sum(instr)
     shape = meta[instr.outs[0]][0]
     args = instr.args
     for i, arg in enumerate(args):
@@ -416,6 +430,7 @@ def simplify(program: Program) -> Program:
     - ``reshape`` or ``broadcast_to`` to x's own shape, ``astype`` to x's own dtype, a copy -> ``x``;
       a reshape of a reshape, a broadcast of a broadcast -> one call; ``transpose(transpose(x))`` -> one
       transpose, or ``x`` when the permutations cancel;
+    - ``np.sum(x, axis)`` and ``x.sum(axis)`` -> ``np.add.reduce(x, axis)``, the same C call without the wrapper;
     - an elementwise call does its own broadcasting: ``multiply(broadcast_to(g, (64, 2)), d)`` ->
       ``multiply(g, d)``, so the broadcast is never materialised, and a constant operand repeating one
       value becomes a 0-d array.
@@ -506,6 +521,15 @@ def _only_alias(instr: Instr, operand: int, roots: dict[int, frozenset[int]]) ->
     return all(ref.id == operand or operand not in roots.get(ref.id, ()) for ref in instr.refs())
 
 
+def _holds_writable_array(binding: Any) -> bool:
+    """Whether the location holds a writable array now (not a Python number, which ``out=`` cannot fill)."""
+    try:
+        value = binding.read()
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return isinstance(value, np.ndarray) and value.flags.writeable
+
+
 def _update_chains(program: Program, roots: dict[int, frozenset[int]], last: dict[int, int],
                    pinned: frozenset[int]) -> dict[int, int]:
     """Instruction index -> the value whose array it overwrites, for the in-place updates of locations.
@@ -519,7 +543,7 @@ def _update_chains(program: Program, roots: dict[int, frozenset[int]], last: dic
     plan: dict[int, int] = {}
     for u, binding in program.inputs:
         v = next((ident for ident, b in program.outputs if b is binding or b == binding), None)
-        if v is None or v == u or u in pinned or meta.get(u) != meta.get(v):
+        if v is None or v == u or u in pinned or meta.get(u) != meta.get(v) or not _holds_writable_array(binding):
             continue
         steps: list[tuple[int, int]] = []  # (instruction index, the operand it overwrites), from v back to u
         value = v
@@ -578,7 +602,7 @@ def reuse_buffers(program: Program) -> Program:
         usable = out is not None and dtype is not None and np.dtype(dtype) != object and _takes_out(instr)
         if index in in_place:
             instr = _with_out(instr, Ref(in_place[index]))
-        elif usable and out in pinned and roots[out] == {out}:
+        elif usable and out in pinned and roots[out] == {out} and shape != ():  # a 0-d result stays a NumPy scalar
             cell = next_id
             next_id += 1
             meta[cell] = (shape, np.dtype(dtype))
