@@ -643,3 +643,17 @@ def test_a_compiled_step_updates_parameters_in_place_keeps_kept_grads_and_alloca
     # What remains is NumPy's own casting buffer (8,192 elements, 64 kB, whatever the model's size) for the
     # product with the ReLU's bool mask, freed within the call: far below one hidden activation (512 kB).
     assert peak < 64 * 1024 * 8 / 4, peak
+
+
+def test_negations_fold_into_their_neighbours() -> None:
+    y = np.array([[0.5, -0.0, 2.0], [1.0, 3.0, -4.0]])
+    assert simplified_ops(lambda b, x: b.call(np.negative, b.call(np.multiply, 0.25, x)), X) == [np.multiply]
+    assert simplified_ops(lambda b, x: b.call(np.negative, b.call(np.negative, x)), X) == []
+    assert simplified_ops(lambda b, x, z: b.call(np.add, b.call(np.negative, z), x), X, y) == [np.subtract]
+    assert simplified_ops(lambda b, x, z: b.call(np.subtract, x, b.call(np.negative, z)), X, y) == [np.add]
+    # not for a product of two arrays, nor for integers
+    assert simplified_ops(lambda b, x, z: b.call(np.negative, b.call(np.multiply, x, z)), X, y) \
+        == [np.multiply, np.negative]
+    ints = np.arange(3)
+    assert simplified_ops(lambda b, x: b.call(np.negative, b.call(np.multiply, 2, x)), ints) \
+        == [np.multiply, np.negative]

@@ -373,6 +373,40 @@ def _sum_of_ones(instr: Instr, meta: Meta) -> Ref | None:
     return x if all(shape[int(a)] == 1 for a in axes) else None
 
 
+def _negated_constant(c: Any) -> Any:
+    """``-c`` for a float constant (exact), else None."""
+    if isinstance(c, float) or (isinstance(c, (np.ndarray, np.generic)) and c.dtype.kind == "f"):
+        return -c
+    return None
+
+
+def _without_negation(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr | None:
+    """Negations folded into their neighbours, exactly (IEEE negation only flips the sign bit):
+    ``-(c * x) -> (-c) * x``, ``-(-x) -> x``, ``x + (-z) -> x - z``, ``x - (-z) -> x + z``; None if none applies."""
+    op, args = instr.op, instr.args
+    if meta[instr.outs[0]][1].kind != "f" or instr.kwargs or not _in(op, (np.negative, np.add, np.subtract)):
+        return None
+    sources = [made.get(a.id) if isinstance(a, Ref) else None for a in args]
+    if op is np.negative and sources[0] is not None and not sources[0].kwargs:
+        inner = sources[0]
+        if inner.op is np.negative and isinstance(inner.args[0], Ref) and meta[inner.args[0].id] == meta[instr.outs[0]]:
+            return inner.args[0]
+        if inner.op is np.multiply:
+            for i, c in enumerate(inner.args):
+                flipped = None if isinstance(c, Ref) else _negated_constant(c)
+                if flipped is not None:
+                    return Instr(instr.outs, np.multiply, inner.args[:i] + (flipped,) + inner.args[i + 1:])
+        return None
+    if op is np.negative:
+        return None
+    for i in (1, 0) if op is np.add else (1,):
+        source = sources[i]
+        if source is not None and source.op is np.negative and not source.kwargs:
+            other = args[1 - i]
+            return Instr(instr.outs, np.subtract if op is np.add else np.add, (other, source.args[0]))
+    return None
+
+
 def _simplified(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr:
     """One rewrite of a single-result pure call: a Ref to an equal earlier value, a cheaper call, or ``instr``."""
     op, args, out = instr.op, instr.args, instr.outs[0]
@@ -387,6 +421,9 @@ def _simplified(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr
             return args[0]
         if commutes and _constant_equal(args[0], unit) and same(args[1]):
             return args[1]
+    negated = _without_negation(instr, meta, made)
+    if negated is not None:
+        return negated
     summed = _sum_of_ones(instr, meta)
     if summed is not None and meta[summed.id][1] == out_meta[1]:  # np.sum of int8 gives int64
         return summed if same(summed) else Instr(instr.outs, np.reshape, (summed, out_meta[0]))
@@ -430,6 +467,8 @@ def simplify(program: Program) -> Program:
     - ``reshape`` or ``broadcast_to`` to x's own shape, ``astype`` to x's own dtype, a copy -> ``x``;
       a reshape of a reshape, a broadcast of a broadcast -> one call; ``transpose(transpose(x))`` -> one
       transpose, or ``x`` when the permutations cancel;
+    - negations folded into a neighbour: ``-(c * x) -> (-c) * x``, ``-(-x) -> x``, ``x + (-z) -> x - z``,
+      ``x - (-z) -> x + z`` (exact: negation flips the sign bit, and ``x - z`` is ``x + (-z)`` in IEEE 754);
     - ``np.sum(x, axis)`` and ``x.sum(axis)`` -> ``np.add.reduce(x, axis)``, the same C call without the wrapper;
     - an elementwise call does its own broadcasting: ``multiply(broadcast_to(g, (64, 2)), d)`` ->
       ``multiply(g, d)``, so the broadcast is never materialised, and a constant operand repeating one
