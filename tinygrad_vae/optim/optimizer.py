@@ -195,12 +195,16 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         state = self.state
+        traced = tracing.ACTIVE is not None  # a compiled step's trace: bind what lives across steps
         for group in self.param_groups:
-            tracing.bind_state(group, "group")  # in a compiled step: hyperparameters are read at every replay
+            if traced:
+                tracing.bind_state(group, "group")  # hyperparameters: read at every replay
             for p in group["params"]:
                 if p.grad is not None:
-                    tracing.bind_state(state[p], p)  # buffers and step counters live across steps
-                    self._update(p, p.grad.data, state[p], group)
+                    param_state = state[p]
+                    if traced:
+                        tracing.bind_state(param_state, p)  # buffers and step counters
+                    self._update(p, p.grad.data, param_state, group)
         return loss
 
     def _update(self, param: Tensor, grad: np.ndarray, state: ParamState, group: ParamGroup) -> None:
