@@ -12,7 +12,13 @@ Rows (engine / baseline time ratio; the median time of one step, the variants ta
 * the notebook's shape (2 -> 32 -> 2-D latent, batch 64) in float64;
 * the MNIST shape (784 -> 400 -> 20-D latent, batch 128) in float64 and float32;
 * PyTorch float32 at the MNIST shape, if torch is installed (skipped otherwise);
-* the same step written with ``nn``/``optim`` modules.
+* the same step written with ``nn``/``optim`` modules;
+* the step written with generic ops (``(d * d).sum(axis=1).mean()``, ``(lv * 0.5).exp()``), ``nn.Linear`` and
+  ``optim.SGD`` or ``optim.Adam``, under ``tinygrad_vae.compile`` (2-D and MNIST shapes, and the 2-D shape with
+  hidden widths 128 and 512), and the same step under ``jax.jit`` if jax is installed (skipped otherwise).
+
+After the times, the peak bytes that one steady-state step allocates (tracemalloc) for each variant whose
+arrays NumPy allocates.
 
 Before timing, every variant's loss and gradients are compared with the
 baseline's on the same batch (an assert, so a wrong computation cannot be timed).
