@@ -168,7 +168,7 @@ def eliminate_dead_code(program: Program) -> Program:
     live = _escaping(program)
     kept = []
     for instr in reversed(program.instrs):
-        if instr.effect or any(out in live for out in instr.outs):
+        if instr.effect or not instr.outs or any(out in live for out in instr.outs):  # no result: kept for its effect
             kept.append(instr)
             live.update(ref.id for ref in instr.refs())
     defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in program.inputs}
