@@ -148,9 +148,9 @@ def _substituted(instr: Instr, subst: dict[int, Any]) -> Instr:
     return replace(instr, args=map_refs(instr.args, swap), kwargs=map_refs(instr.kwargs, swap))
 
 
-def _rebuilt(program: Program, instrs: list[Instr], subst: dict[int, Any]) -> Program:
-    """``program`` with new instructions; escaping values are never in ``subst``, so outputs stay as they are."""
-    return replace(program, instrs=[_substituted(instr, subst) for instr in instrs])
+def _pure(instr: Instr) -> bool:
+    """Whether the call is there only for its results (not an effect, and it has results)."""
+    return not instr.effect and bool(instr.outs)
 
 
 # --------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def eliminate_dead_code(program: Program) -> Program:
     live = _escaping(program)
     kept = []
     for instr in reversed(program.instrs):
-        if instr.effect or not instr.outs or any(out in live for out in instr.outs):  # no result: kept for its effect
+        if not _pure(instr) or any(out in live for out in instr.outs):
             kept.append(instr)
             live.update(ref.id for ref in instr.refs())
     defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in program.inputs}
@@ -216,7 +216,7 @@ def eliminate_common_subexpressions(program: Program) -> Program:
     kept = []
     for instr in program.instrs:
         instr = _substituted(instr, subst)
-        if instr.effect:
+        if not _pure(instr):
             kept.append(instr)
             continue
         key = (_key(instr.op), _key(instr.args), _key(instr.kwargs))
@@ -226,7 +226,7 @@ def eliminate_common_subexpressions(program: Program) -> Program:
             continue
         seen.setdefault(key, instr.outs)
         kept.append(instr)
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 def fold_constants(program: Program) -> Program:
@@ -241,7 +241,7 @@ def fold_constants(program: Program) -> Program:
     kept = []
     for instr in program.instrs:
         instr = _substituted(instr, subst)
-        if instr.effect or escaping.intersection(instr.outs) or next(instr.refs(), None) is not None:
+        if not _pure(instr) or escaping.intersection(instr.outs) or next(instr.refs(), None) is not None:
             kept.append(instr)
             continue
         try:
@@ -251,7 +251,7 @@ def fold_constants(program: Program) -> Program:
             continue
         values = (value,) if len(instr.outs) == 1 else tuple(value)
         subst.update(zip(instr.outs, values))
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 # --------------------------------------------------------------------------
@@ -498,7 +498,7 @@ def simplify(program: Program) -> Program:
             continue
         made[instr.outs[0]] = instr
         kept.append(instr)
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 # --------------------------------------------------------------------------
