@@ -663,3 +663,4 @@ def test_negations_fold_into_their_neighbours() -> None:
     ints = np.arange(3)
     assert simplified_ops(lambda b, x: b.call(np.negative, b.call(np.multiply, 2, x)), ints) \
         == [np.multiply, np.negative]
+    assert simplified_ops(lambda b, x, z: b.call(np.add, x, b.call(np.negative, z)), X, ints) == [np.negative, np.add]

@@ -401,9 +401,10 @@ def _without_negation(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref |
         return None
     for i in (1, 0) if op is np.add else (1,):
         source = sources[i]
-        if source is not None and source.op is np.negative and not source.kwargs:
+        z = source.args[0] if source is not None and source.op is np.negative and not source.kwargs else None
+        if isinstance(z, Ref) and meta[z.id][1].kind == "f":  # (integer -z wraps at the minimum)
             other = args[1 - i]
-            return Instr(instr.outs, np.subtract if op is np.add else np.add, (other, source.args[0]))
+            return Instr(instr.outs, np.subtract if op is np.add else np.add, (other, z))
     return None
 
 
