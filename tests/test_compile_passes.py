@@ -300,6 +300,7 @@ def test_transposes_compose_and_cancel() -> None:
 
 def test_same_shape_and_dtype_conversions_disappear() -> None:
     assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.ndarray.astype, x, np.float64)), X) == [np.exp]
+    assert simplified_ops(lambda b, x: b.call(np.ndarray.astype, x, dtype=np.float64, copy=True), X) == []
     assert simplified_ops(lambda b, x: b.call(np.ndarray.astype, x, np.float32), X) == [np.ndarray.astype]
     assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.ndarray.reshape, x, (2, 3))), X) == [np.exp]
     assert simplified_ops(lambda b, x: b.call(np.exp, b.call(np.broadcast_to, x, (2, 3))), X) == [np.exp]

@@ -431,7 +431,8 @@ def _simplified(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr
     x = args[0] if args else None
     source = made.get(x.id) if isinstance(x, Ref) else None
     if _in(op, _RESHAPES + _COPIES + (np.broadcast_to, np.ndarray.astype)):
-        if same(x) and (op is not np.ndarray.astype or np.dtype(args[1]) == out_meta[1]):
+        target_dtype = args[1] if len(args) > 1 else instr.kwargs.get("dtype")
+        if same(x) and (op is not np.ndarray.astype or np.dtype(target_dtype) == out_meta[1]):
             return x
         if source is None or not source.args or "order" in instr.kwargs or not _in(op, _RESHAPES + (np.broadcast_to,)):
             return instr
