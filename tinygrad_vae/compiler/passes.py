@@ -1,8 +1,8 @@
 """Passes over a traced :class:`Program`: each one a function ``Program -> Program`` that keeps its meaning.
 
-``optimize(program)`` runs them in order: constant folding, algebraic simplification and
-common-subexpression elimination (repeated while they find something), dead-code elimination, then
-buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
+``optimize(program)`` runs them in order: constant folding, algebraic simplification,
+common-subexpression elimination and dead-code elimination (repeated while they find something),
+then buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
 that passes ``Program.check()``.
 
 Exactness: every rewrite gives bit-identical results, with one exception, the sign of a zero:
@@ -678,8 +678,8 @@ def reuse_buffers(program: Program) -> Program:
 
 
 def optimize(program: Program) -> Program:
-    """All passes in order: folding, simplification and CSE until nothing changes (at most 4 rounds, each
-    can expose work for the others), then dead-code elimination and buffer reuse."""
+    """All passes in order: folding, simplification, CSE and dead-code elimination until a round changes no
+    call (at most 4 rounds: each can expose work for the others), then buffer reuse."""
     for _ in range(4):
         before = len(program.instrs), [instr.op for instr in program.instrs]
         program = eliminate_dead_code(eliminate_common_subexpressions(simplify(fold_constants(program))))
