@@ -120,13 +120,14 @@ def rng() -> np.random.Generator:
 def test_dead_code_is_removed_and_effects_and_outputs_stay() -> None:
     b = Builder()
     x = b.arg(np.arange(3.0))
+    b.input(Slot("group.momentum", 0.0))                 # read by nothing
     b.call(np.exp, x)                                    # dead
     noise = b.call(rng().standard_normal, 3, effect=True)  # unused draw: kept
     y = b.call(np.multiply, x, 2.0)
     out = Slot("y", None)
     optimized = run_pass(passes.eliminate_dead_code, b.program([(y, out)], result=[y]))
     assert ops_of(optimized) == [ops_of(b.program())[1], np.multiply]
-    assert optimized.instrs[0].outs == (noise.id,)
+    assert optimized.instrs[0].outs == (noise.id,) and optimized.inputs == []
     Replayer(optimized)(np.arange(3.0))
     np.testing.assert_array_equal(out.value, [0.0, 2.0, 4.0])
 

@@ -163,7 +163,8 @@ def eliminate_dead_code(program: Program) -> Program:
 
     Example: in ``v2 = exp(v0); v3 = multiply(v0, 2.0)`` with output ``v3``, ``exp`` goes (a gradient that
     no parameter uses, a value only the graph needed). Random draws are kept even when unused, so that a
-    replay draws the same numbers as eager from the same Generator.
+    replay draws the same numbers as eager from the same Generator. An input nothing reads any more (a
+    hyperparameter such as SGD's momentum when it is 0, which a guard checks) is no longer read.
     """
     live = _escaping(program)
     kept = []
@@ -171,9 +172,10 @@ def eliminate_dead_code(program: Program) -> Program:
         if not _pure(instr) or any(out in live for out in instr.outs):
             kept.append(instr)
             live.update(ref.id for ref in instr.refs())
-    defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in program.inputs}
+    inputs = [(ident, binding) for ident, binding in program.inputs if ident in live]  # nothing reads the rest
+    defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in inputs}
     meta = {ident: m for ident, m in program.meta.items() if ident in defined or ident in program.args}
-    return replace(program, instrs=kept[::-1], meta=meta)
+    return replace(program, inputs=inputs, instrs=kept[::-1], meta=meta)
 
 
 def _key(value: Any) -> Any:
