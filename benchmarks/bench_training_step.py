@@ -12,7 +12,13 @@ Rows (engine / baseline time ratio; the median time of one step, the variants ta
 * the notebook's shape (2 -> 32 -> 2-D latent, batch 64) in float64;
 * the MNIST shape (784 -> 400 -> 20-D latent, batch 128) in float64 and float32;
 * PyTorch float32 at the MNIST shape, if torch is installed (skipped otherwise);
-* the same step written with ``nn``/``optim`` modules.
+* the same step written with ``nn``/``optim`` modules;
+* the step written with generic ops (``(d * d).sum(axis=1).mean()``, ``(lv * 0.5).exp()``), ``nn.Linear`` and
+  ``optim.SGD`` or ``optim.Adam``, under ``tinygrad_vae.compile`` (2-D and MNIST shapes, and the 2-D shape with
+  hidden widths 128 and 512), and the same step under ``jax.jit`` if jax is installed (skipped otherwise).
+
+After the times, the peak bytes that one steady-state step allocates (tracemalloc) for each variant whose
+arrays NumPy allocates.
 
 Before timing, every variant's loss and gradients are compared with the
 baseline's on the same batch (an assert, so a wrong computation cannot be timed).
@@ -30,13 +36,16 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+import tinygrad_vae
 from tinygrad_vae import Tensor, affine, nn, no_grad, optim
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
 
@@ -261,6 +270,108 @@ def engine_modules_variant(params: Params) -> Variant:
 
 
 # --------------------------------------------------------------------------
+# compiled: the notebook's step with generic ops, nn.Linear and an optimizer, under tinygrad_vae.compile
+# --------------------------------------------------------------------------
+
+
+class GenericVAE(nn.Module):
+    """The notebook's VAE as five ``nn.Linear`` layers, named as the parameters (enc1, mu, logvar, dec1, dec2)."""
+
+    def __init__(self, params: Params) -> None:
+        super().__init__()
+        for name in layer_sizes(1, 1, 1):
+            weight = params["W_" + name]
+            layer = nn.Linear(*weight.shape, dtype=weight.dtype)
+            layer.weight.data, layer.bias.data = weight.copy(), params["b_" + name].copy()
+            setattr(self, name, layer)
+
+    def forward(self, x: Tensor, eps: Tensor) -> Tensor:
+        """The loss with generic ops only: as a student writes it (no fused loss ops)."""
+        h = self.enc1(x).relu()
+        mu, log_var = self.mu(h), self.logvar(h)
+        z = mu + (log_var * 0.5).exp() * eps
+        d = x - self.dec2(self.dec1(z).relu())
+        recon = (d * d).sum(axis=1).mean()
+        kl = -0.5 * (1 + log_var - mu * mu - log_var.exp()).sum(axis=1).mean()
+        return recon + kl
+
+
+def compiled_variant(params: Params, optimizer: str) -> Variant:
+    """``GenericVAE``'s training step (zero_grad, loss, backward, ``optim.SGD`` or ``optim.Adam`` step) under
+    ``tinygrad_vae.compile``. The learning rate is the param group's, set before each call (a replay reads it).
+
+    The check before timing runs the step with lr 0 until it replays (SGD traces once; Adam twice, since its
+    first step creates the moment buffers), so what is checked is a replay's loss and gradients.
+    """
+    model = GenericVAE(params)
+    opt = optim.SGD(model.parameters(), lr=1.0) if optimizer == "sgd" else optim.Adam(model.parameters(), lr=1.0)
+    group = opt.param_groups[0]
+
+    @tinygrad_vae.compile
+    def train_step(x: Tensor, eps: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = model(x, eps)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def step(x: np.ndarray, eps: np.ndarray, lr: float) -> None:
+        group["lr"] = lr
+        train_step(Tensor(x), Tensor(eps))
+
+    def loss_and_grads(x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+        group["lr"] = 0.0
+        for _ in range(3):
+            loss = train_step(Tensor(x), Tensor(eps))
+        assert len(train_step.entries) == (1 if optimizer == "sgd" else 2), "the step did not reach a replay"
+        layers = dict(model.named_children())
+        grads = {}
+        for name in layer_sizes(1, 1, 1):
+            grads["W_" + name] = layers[name].weight.grad.data.copy()
+            grads["b_" + name] = layers[name].bias.grad.data.copy()
+        return loss.item(), grads
+
+    return step, loss_and_grads
+
+
+def jax_variant(params: Params) -> Variant | None:
+    """The generic-ops step under ``jax.jit`` (value_and_grad and the SGD update in one compiled function),
+    in the parameters' dtype; None when jax is not installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)  # float64 as the other variants (this process only)
+
+    def loss_fn(p: dict, x: Any, eps: Any) -> Any:
+        h = jnp.maximum(x @ p["W_enc1"] + p["b_enc1"], 0)
+        mu, log_var = h @ p["W_mu"] + p["b_mu"], h @ p["W_logvar"] + p["b_logvar"]
+        z = mu + jnp.exp(log_var * 0.5) * eps
+        d = x - (jnp.maximum(z @ p["W_dec1"] + p["b_dec1"], 0) @ p["W_dec2"] + p["b_dec2"])
+        kl = -0.5 * (1 + log_var - mu * mu - jnp.exp(log_var)).sum(axis=1).mean()
+        return (d * d).sum(axis=1).mean() + kl
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss_fn))
+
+    @jax.jit
+    def train(p: dict, x: Any, eps: Any, lr: Any) -> dict:
+        grads = jax.grad(loss_fn)(p, x, eps)
+        return {name: p[name] - lr * grads[name] for name in p}
+
+    state = {"p": {name: jnp.asarray(a) for name, a in params.items()}}
+
+    def step(x: np.ndarray, eps: np.ndarray, lr: float) -> None:
+        state["p"] = jax.block_until_ready(train(state["p"], x, eps, lr))
+
+    def loss_and_grads(x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+        loss, grads = value_and_grad(state["p"], x, eps)
+        return float(loss), {name: np.asarray(g) for name, g in grads.items()}
+
+    return step, loss_and_grads
+
+
+# --------------------------------------------------------------------------
 # PyTorch (optional): the same step
 # --------------------------------------------------------------------------
 
@@ -342,13 +453,39 @@ def time_steps(
 BASELINE = "numpy, notebook"
 # case, variant, seconds per step, seconds of the reference, seconds of the tuned step (None: no such column), target
 Row = tuple[str, str, float, float, float | None, str]
+# Every variant by name: its maker from the starting parameters (a maker may return None: not installed).
+VARIANTS: dict[str, Callable[[Params], Variant | None]] = {
+    "numpy, tuned": lambda params: numpy_variant(params, tuned_loss_and_grads),
+    "engine ops": lambda params: engine_ops_variant(params),
+    "engine nn+optim": lambda params: engine_modules_variant(params),
+    "compiled ops+SGD": lambda params: compiled_variant(params, "sgd"),
+    "compiled ops+Adam": lambda params: compiled_variant(params, "adam"),
+    "jax.jit": lambda params: jax_variant(params),
+    "torch": lambda params: torch_variant(params),
+}
+# Variants whose arrays live outside NumPy's allocator, so tracemalloc cannot see them.
+FOREIGN = ("jax.jit", "torch")
+
+
+def allocated_in_one_step(step: Callable[[], None]) -> int:
+    """Peak bytes allocated (tracemalloc: Python objects and NumPy arrays) during one steady-state step."""
+    for _ in range(3):
+        step()
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
 
 
 def bench_case(
     title: str, n_in: int, n_hidden: int, n_latent: int, batch: int, dtype: type,
-    n_samples: int, clock: Callable[[], float], targets: dict[str, str], with_torch: bool = False,
-) -> list[Row]:
-    """Check every variant against the baseline at one shape, then time them all."""
+    n_samples: int, clock: Callable[[], float], targets: dict[str, str], names: tuple[str, ...],
+) -> tuple[list[Row], dict[str, int]]:
+    """Check every variant against the baseline at one shape, time them all, and measure their allocations.
+
+    Returns the table's rows and, per variant that NumPy's allocator serves, the peak bytes of one step.
+    """
     rng = np.random.default_rng(0)
     params = init_params(rng, n_in, n_hidden, n_latent, dtype)
     if n_in == 2:  # the notebook's data: four Gaussian clusters
@@ -362,13 +499,7 @@ def bench_case(
     lr = LR[n_in]
 
     baseline = numpy_variant(params, notebook_loss_and_grads)
-    variants = {
-        "numpy, tuned": numpy_variant(params, tuned_loss_and_grads),
-        "engine ops": engine_ops_variant(params),
-        "engine nn+optim": engine_modules_variant(params),
-    }
-    if with_torch:
-        variants["torch"] = torch_variant(params)
+    variants = {name: VARIANTS[name](params) for name in ("numpy, tuned", *names)}
     variants = {name: v for name, v in variants.items() if v is not None}
     reference = baseline[1](x, eps)
     for name, (_, loss_and_grads) in variants.items():
@@ -379,12 +510,13 @@ def bench_case(
     times = time_steps(steps, n_samples, clock)
     # A diverged (NaN) run would time the wrong thing.
     assert np.isfinite(baseline[1](x, eps)[0]), f"{title}: training diverged"
+    allocations = {name: allocated_in_one_step(step) for name, step in steps.items() if name not in FOREIGN}
 
     rows = [(title, name, seconds, times[BASELINE], times["numpy, tuned"], targets.get(name, ""))
             for name, seconds in times.items()]
     if "torch" in times:
         rows.append((title, "engine ops / torch", times["engine ops"], times["torch"], None, targets.get("torch", "")))
-    return rows
+    return rows, allocations
 
 
 def keep_freed_memory() -> bool:
@@ -443,15 +575,32 @@ def main() -> None:
               else "malloc: could not change the allocator's settings (not glibc?)")
     print(f"times: median {'CPU' if args.cpu_time else 'wall-clock'} time of one step")
 
-    rows = bench_case("2-D notebook, f64", 2, 32, 2, 64, np.float64, small, clock, {"engine ops": "<= 1.5"})
-    rows += bench_case("MNIST shape, f64", 784, 400, 20, 128, np.float64, big, clock, {"engine ops": "<= 1.1"})
-    rows += bench_case("MNIST shape, f32", 784, 400, 20, 128, np.float32, big, clock, {"torch": "<= 1.2"},
-                       with_torch=True)
+    eager = ("engine ops", "engine nn+optim")
+    compiled = ("compiled ops+SGD", "compiled ops+Adam")
+    cases = [
+        ("2-D notebook, f64", 2, 32, 2, 64, np.float64, small, {"engine ops": "<= 1.5", "compiled ops+SGD": "<= 0.85"},
+         (*eager, *compiled, "jax.jit")),
+        ("MNIST shape, f64", 784, 400, 20, 128, np.float64, big, {"engine ops": "<= 1.1", "compiled ops+SGD": "<= 0.95"},
+         (*eager, *compiled)),
+        ("MNIST shape, f32", 784, 400, 20, 128, np.float32, big, {"torch": "<= 1.2"}, (*eager, "torch")),
+        # how the compiled step's ratio depends on the model's size (hidden 32 is the first case)
+        ("2-D, hidden 128, f64", 2, 128, 2, 64, np.float64, small // 2, {}, ("compiled ops+SGD",)),
+        ("2-D, hidden 512, f64", 2, 512, 2, 64, np.float64, small // 4, {}, ("compiled ops+SGD",)),
+    ]
+    rows: list[Row] = []
+    allocations: dict[str, dict[str, int]] = {}
+    for title, n_in, n_hidden, n_latent, batch, dtype, samples, targets, names in cases:
+        case_rows, allocations[title] = bench_case(title, n_in, n_hidden, n_latent, batch, dtype, samples, clock,
+                                                   targets, names)
+        rows += case_rows
 
     print(f"{'case':<20} {'variant':<20} {'time/step':>12} {'ratio':>7} {'vs tuned':>9}  target")
     for case, variant, seconds, base, tuned, target in rows:
         versus_tuned = f"{seconds / tuned:>9.2f}" if tuned else " " * 9
         print(f"{case:<20} {variant:<20} {seconds * 1e6:>9.1f} us {seconds / base:>7.2f} {versus_tuned}  {target}")
+    print("\npeak bytes allocated within one steady-state step (tracemalloc; arrays and Python objects):")
+    for case, by_variant in allocations.items():
+        print(f"{case:<20} " + ", ".join(f"{name} {peak:,}" for name, peak in by_variant.items()))
 
 
 if __name__ == "__main__":

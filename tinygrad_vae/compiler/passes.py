@@ -1,8 +1,8 @@
 """Passes over a traced :class:`Program`: each one a function ``Program -> Program`` that keeps its meaning.
 
-``optimize(program)`` runs them in order: constant folding, algebraic simplification and
-common-subexpression elimination (repeated while they find something), dead-code elimination, then
-buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
+``optimize(program)`` runs them in order: constant folding, algebraic simplification,
+common-subexpression elimination and dead-code elimination (repeated while they find something),
+then buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
 that passes ``Program.check()``.
 
 Exactness: every rewrite gives bit-identical results, with one exception, the sign of a zero:
@@ -27,7 +27,8 @@ eager semantics hold and the steady state of a training loop allocates no arrays
   ``.grad`` never changes, exactly as in eager, and a loop that lets go of its old values allocates
   nothing. Double-buffering is what makes this check possible: the array of replay n is still held by
   its location until replay n+1 writes the new one.
-- Escaping values that a call cannot write with ``out=`` (views, random draws) are left as computed.
+- Escaping values that a call cannot write with ``out=`` (views, random draws) are left as computed, and so
+  are 0-d ones (a loss stays the NumPy scalar eager returns; recycling it would save nothing).
 
 Temporary buffers are shared by the replays of one compiled program, so a program must not be run by
 two threads at once.
@@ -147,9 +148,9 @@ def _substituted(instr: Instr, subst: dict[int, Any]) -> Instr:
     return replace(instr, args=map_refs(instr.args, swap), kwargs=map_refs(instr.kwargs, swap))
 
 
-def _rebuilt(program: Program, instrs: list[Instr], subst: dict[int, Any]) -> Program:
-    """``program`` with new instructions; escaping values are never in ``subst``, so outputs stay as they are."""
-    return replace(program, instrs=[_substituted(instr, subst) for instr in instrs])
+def _pure(instr: Instr) -> bool:
+    """Whether the call is there only for its results (not an effect, and it has results)."""
+    return not instr.effect and bool(instr.outs)
 
 
 # --------------------------------------------------------------------------
@@ -162,17 +163,19 @@ def eliminate_dead_code(program: Program) -> Program:
 
     Example: in ``v2 = exp(v0); v3 = multiply(v0, 2.0)`` with output ``v3``, ``exp`` goes (a gradient that
     no parameter uses, a value only the graph needed). Random draws are kept even when unused, so that a
-    replay draws the same numbers as eager from the same Generator.
+    replay draws the same numbers as eager from the same Generator. An input nothing reads any more (a
+    hyperparameter such as SGD's momentum when it is 0, which a guard checks) is no longer read.
     """
     live = _escaping(program)
     kept = []
     for instr in reversed(program.instrs):
-        if instr.effect or any(out in live for out in instr.outs):
+        if not _pure(instr) or any(out in live for out in instr.outs):
             kept.append(instr)
             live.update(ref.id for ref in instr.refs())
-    defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in program.inputs}
+    inputs = [(ident, binding) for ident, binding in program.inputs if ident in live]  # nothing reads the rest
+    defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in inputs}
     meta = {ident: m for ident, m in program.meta.items() if ident in defined or ident in program.args}
-    return replace(program, instrs=kept[::-1], meta=meta)
+    return replace(program, inputs=inputs, instrs=kept[::-1], meta=meta)
 
 
 def _key(value: Any) -> Any:
@@ -215,7 +218,7 @@ def eliminate_common_subexpressions(program: Program) -> Program:
     kept = []
     for instr in program.instrs:
         instr = _substituted(instr, subst)
-        if instr.effect:
+        if not _pure(instr):
             kept.append(instr)
             continue
         key = (_key(instr.op), _key(instr.args), _key(instr.kwargs))
@@ -225,7 +228,7 @@ def eliminate_common_subexpressions(program: Program) -> Program:
             continue
         seen.setdefault(key, instr.outs)
         kept.append(instr)
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 def fold_constants(program: Program) -> Program:
@@ -240,7 +243,7 @@ def fold_constants(program: Program) -> Program:
     kept = []
     for instr in program.instrs:
         instr = _substituted(instr, subst)
-        if instr.effect or escaping.intersection(instr.outs) or next(instr.refs(), None) is not None:
+        if not _pure(instr) or escaping.intersection(instr.outs) or next(instr.refs(), None) is not None:
             kept.append(instr)
             continue
         try:
@@ -250,7 +253,7 @@ def fold_constants(program: Program) -> Program:
             continue
         values = (value,) if len(instr.outs) == 1 else tuple(value)
         subst.update(zip(instr.outs, values))
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 # --------------------------------------------------------------------------
@@ -297,11 +300,24 @@ def _compact(c: Any) -> Any:
     return c
 
 
+def _canonical_sum(instr: Instr) -> Instr:
+    """A sum as the C call ``np.add.reduce(a, axis)`` (what ``np.sum`` and ``ndarray.sum`` call through a Python
+    wrapper), with its axis given and its other arguments only where they are not the defaults."""
+    bound = _bind(instr) if _is_sum(instr.op) else None
+    if bound is None or any(bound.get(k) is not None for k in ("out", "initial", "where")) or "a" not in bound:
+        return instr
+    axis = bound.get("axis", 0 if _ufunc_method(instr.op, "reduce") else None)
+    args = (bound["a"], axis) if bound.get("dtype") is None else (bound["a"], axis, bound["dtype"])
+    kwargs = {"keepdims": True} if bound.get("keepdims") else {}
+    return Instr(instr.outs, np.add.reduce, args, kwargs)
+
+
 def _simpler_operands(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Instr:
     """An elementwise call with broadcasts left to the call: ``multiply(broadcast_to(g, s), d)`` ->
-    ``multiply(g, d)``, and constant operands compacted (see ``_compact``), where the result keeps its shape."""
+    ``multiply(g, d)``, and constant operands compacted (see ``_compact``), where the result keeps its shape.
+    A sum becomes ``np.add.reduce`` (see ``_canonical_sum``)."""
     if not _elementwise(instr.op):
-        return instr
+        return _canonical_sum(instr)
     shape = meta[instr.outs[0]][0]
     args = instr.args
     for i, arg in enumerate(args):
@@ -359,6 +375,41 @@ def _sum_of_ones(instr: Instr, meta: Meta) -> Ref | None:
     return x if all(shape[int(a)] == 1 for a in axes) else None
 
 
+def _negated_constant(c: Any) -> Any:
+    """``-c`` for a float constant (exact), else None."""
+    if isinstance(c, float) or (isinstance(c, (np.ndarray, np.generic)) and c.dtype.kind == "f"):
+        return -c
+    return None
+
+
+def _without_negation(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr | None:
+    """Negations folded into their neighbours, exactly (IEEE negation only flips the sign bit):
+    ``-(c * x) -> (-c) * x``, ``-(-x) -> x``, ``x + (-z) -> x - z``, ``x - (-z) -> x + z``; None if none applies."""
+    op, args = instr.op, instr.args
+    if meta[instr.outs[0]][1].kind != "f" or instr.kwargs or not _in(op, (np.negative, np.add, np.subtract)):
+        return None
+    sources = [made.get(a.id) if isinstance(a, Ref) else None for a in args]
+    if op is np.negative and sources[0] is not None and not sources[0].kwargs:
+        inner = sources[0]
+        if inner.op is np.negative and isinstance(inner.args[0], Ref) and meta[inner.args[0].id] == meta[instr.outs[0]]:
+            return inner.args[0]
+        if inner.op is np.multiply:
+            for i, c in enumerate(inner.args):
+                flipped = None if isinstance(c, Ref) else _negated_constant(c)
+                if flipped is not None:
+                    return Instr(instr.outs, np.multiply, inner.args[:i] + (flipped,) + inner.args[i + 1:])
+        return None
+    if op is np.negative:
+        return None
+    for i in (1, 0) if op is np.add else (1,):
+        source = sources[i]
+        z = source.args[0] if source is not None and source.op is np.negative and not source.kwargs else None
+        if isinstance(z, Ref) and meta[z.id][1].kind == "f":  # (integer -z wraps at the minimum)
+            other = args[1 - i]
+            return Instr(instr.outs, np.subtract if op is np.add else np.add, (other, z))
+    return None
+
+
 def _simplified(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr:
     """One rewrite of a single-result pure call: a Ref to an equal earlier value, a cheaper call, or ``instr``."""
     op, args, out = instr.op, instr.args, instr.outs[0]
@@ -373,13 +424,17 @@ def _simplified(instr: Instr, meta: Meta, made: dict[int, Instr]) -> Ref | Instr
             return args[0]
         if commutes and _constant_equal(args[0], unit) and same(args[1]):
             return args[1]
+    negated = _without_negation(instr, meta, made)
+    if negated is not None:
+        return negated
     summed = _sum_of_ones(instr, meta)
     if summed is not None and meta[summed.id][1] == out_meta[1]:  # np.sum of int8 gives int64
         return summed if same(summed) else Instr(instr.outs, np.reshape, (summed, out_meta[0]))
     x = args[0] if args else None
     source = made.get(x.id) if isinstance(x, Ref) else None
     if _in(op, _RESHAPES + _COPIES + (np.broadcast_to, np.ndarray.astype)):
-        if same(x) and (op is not np.ndarray.astype or np.dtype(args[1]) == out_meta[1]):
+        target_dtype = args[1] if len(args) > 1 else instr.kwargs.get("dtype")
+        if same(x) and (op is not np.ndarray.astype or np.dtype(target_dtype) == out_meta[1]):
             return x
         if source is None or not source.args or "order" in instr.kwargs or not _in(op, _RESHAPES + (np.broadcast_to,)):
             return instr
@@ -416,6 +471,9 @@ def simplify(program: Program) -> Program:
     - ``reshape`` or ``broadcast_to`` to x's own shape, ``astype`` to x's own dtype, a copy -> ``x``;
       a reshape of a reshape, a broadcast of a broadcast -> one call; ``transpose(transpose(x))`` -> one
       transpose, or ``x`` when the permutations cancel;
+    - negations folded into a neighbour: ``-(c * x) -> (-c) * x``, ``-(-x) -> x``, ``x + (-z) -> x - z``,
+      ``x - (-z) -> x + z`` (exact: negation flips the sign bit, and ``x - z`` is ``x + (-z)`` in IEEE 754);
+    - ``np.sum(x, axis)`` and ``x.sum(axis)`` -> ``np.add.reduce(x, axis)``, the same C call without the wrapper;
     - an elementwise call does its own broadcasting: ``multiply(broadcast_to(g, (64, 2)), d)`` ->
       ``multiply(g, d)``, so the broadcast is never materialised, and a constant operand repeating one
       value becomes a 0-d array.
@@ -444,7 +502,7 @@ def simplify(program: Program) -> Program:
             continue
         made[instr.outs[0]] = instr
         kept.append(instr)
-    return _rebuilt(program, kept, subst)
+    return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
 # --------------------------------------------------------------------------
@@ -506,6 +564,15 @@ def _only_alias(instr: Instr, operand: int, roots: dict[int, frozenset[int]]) ->
     return all(ref.id == operand or operand not in roots.get(ref.id, ()) for ref in instr.refs())
 
 
+def _holds_writable_array(binding: Any) -> bool:
+    """Whether the location holds a writable array now (not a Python number, which ``out=`` cannot fill)."""
+    try:
+        value = binding.read()
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return isinstance(value, np.ndarray) and value.flags.writeable
+
+
 def _update_chains(program: Program, roots: dict[int, frozenset[int]], last: dict[int, int],
                    pinned: frozenset[int]) -> dict[int, int]:
     """Instruction index -> the value whose array it overwrites, for the in-place updates of locations.
@@ -519,7 +586,7 @@ def _update_chains(program: Program, roots: dict[int, frozenset[int]], last: dic
     plan: dict[int, int] = {}
     for u, binding in program.inputs:
         v = next((ident for ident, b in program.outputs if b is binding or b == binding), None)
-        if v is None or v == u or u in pinned or meta.get(u) != meta.get(v):
+        if v is None or v == u or u in pinned or meta.get(u) != meta.get(v) or not _holds_writable_array(binding):
             continue
         steps: list[tuple[int, int]] = []  # (instruction index, the operand it overwrites), from v back to u
         value = v
@@ -578,7 +645,7 @@ def reuse_buffers(program: Program) -> Program:
         usable = out is not None and dtype is not None and np.dtype(dtype) != object and _takes_out(instr)
         if index in in_place:
             instr = _with_out(instr, Ref(in_place[index]))
-        elif usable and out in pinned and roots[out] == {out}:
+        elif usable and out in pinned and roots[out] == {out} and shape != ():  # a 0-d result stays a NumPy scalar
             cell = next_id
             next_id += 1
             meta[cell] = (shape, np.dtype(dtype))
@@ -613,8 +680,8 @@ def reuse_buffers(program: Program) -> Program:
 
 
 def optimize(program: Program) -> Program:
-    """All passes in order: folding, simplification and CSE until nothing changes (at most 4 rounds, each
-    can expose work for the others), then dead-code elimination and buffer reuse."""
+    """All passes in order: folding, simplification, CSE and dead-code elimination until a round changes no
+    call (at most 4 rounds: each can expose work for the others), then buffer reuse."""
     for _ in range(4):
         before = len(program.instrs), [instr.op for instr in program.instrs]
         program = eliminate_dead_code(eliminate_common_subexpressions(simplify(fold_constants(program))))
