@@ -429,3 +429,26 @@ def test_every_optimizer_compiled_equals_eager(name: str) -> None:
     np.testing.assert_allclose(losses_c, losses_e, rtol=1e-12)
     for a, b in zip(params_e, params_c):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-300)
+
+
+def test_cli_train_no_compile_gives_the_same_run(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from tinygrad_vae.vae import cli, training
+
+    compiled_flags, real_fit = [], training.Trainer.fit
+
+    def recording_fit(trainer: training.Trainer, *args: object, **kwargs: object) -> object:
+        compiled_flags.append(trainer.compile)
+        return real_fit(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(training.Trainer, "fit", recording_fit)
+    histories = []
+    for flags in ([], ["--no-compile"]):
+        folder = tmp_path / ("eager" if flags else "compiled")
+        argv = ["train", "--dataset", "mixture", "--epochs", "2", "--hidden-dims", "8", "--batch-size", "256",
+                "--no-figures", "--out", str(folder), "-q", *flags]
+        assert cli.main(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 0
+        histories.append((folder / "history.csv").read_text())
+    assert compiled_flags == [True, False]
+    assert histories[0] == histories[1]
