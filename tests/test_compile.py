@@ -452,3 +452,21 @@ def test_cli_train_no_compile_gives_the_same_run(tmp_path: object, monkeypatch: 
         histories.append((folder / "history.csv").read_text())
     assert compiled_flags == [True, False]
     assert histories[0] == histories[1]
+
+
+def test_locations_read_and_write_what_the_generated_code_does() -> None:
+    """The bindings of a program: a parameter's array, its .grad (a new Tensor per write), an optimizer entry."""
+    from tinygrad_vae.compiler.state import DictItem, GradSlot, TensorSlot
+
+    t = Tensor(np.ones(2), requires_grad=True)
+    data, grad = TensorSlot(t, "w"), GradSlot(t, "w.grad")
+    data.write(np.zeros(2))
+    grad.write(np.full(2, 3.0))
+    assert np.array_equal(t.data, np.zeros(2)) and np.array_equal(grad.read(), np.full(2, 3.0))
+    assert data.read() is t.data and grad.holder_name() == "w"
+    state = {"step": 1}
+    item = DictItem(state, "step", "w.step", "w")
+    item.number_type = int
+    item.write(np.float64(2.0))
+    assert state["step"] == 2 and type(state["step"]) is int and item.read() == 2
+    assert item.holder_name() == "w.state" and item.write_stmt("s", "v") == "s['step'] = int(v)"

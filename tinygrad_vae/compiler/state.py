@@ -66,14 +66,8 @@ class TensorSlot(Location):
         return f"{obj}.data = {value}"
 
 
-class GradSlot(Location):
+class GradSlot(TensorSlot):
     """A tensor's gradient (``.grad``), written as a new Tensor each step as the engine does."""
-
-    def __init__(self, tensor: Tensor, name: str) -> None:
-        self.tensor, self.name = tensor, name
-
-    def holder(self) -> Any:
-        return self.tensor
 
     def holder_name(self) -> str:
         return self.name.removesuffix(".grad")
@@ -92,9 +86,6 @@ class GradSlot(Location):
 
     def clear_stmt(self, obj: str) -> str:
         return f"{obj}.grad = None"
-
-    def absent_expr(self, obj: str) -> str:
-        return f"{obj}.grad is None"
 
 
 class DictItem(Location):

@@ -187,14 +187,8 @@ def _concrete(value: Any) -> Any:
     """``value`` with every Traced replaced by its concrete value (weak ones by the Python number)."""
     if isinstance(value, Traced):
         return value.value
-    if isinstance(value, tuple):
-        return tuple(_concrete(v) for v in value)
-    if isinstance(value, list):
-        return [_concrete(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _concrete(v) for k, v in value.items()}
-    if isinstance(value, slice):
-        return slice(_concrete(value.start), _concrete(value.stop), _concrete(value.step))
+    if isinstance(value, (tuple, list, dict, slice)):
+        return _map(value, _concrete)
     return value
 
 
@@ -623,6 +617,7 @@ class Tracer:
 
 
 def _map(value: Any, fn: Callable) -> Any:
+    """A tuple, list, dict or slice with ``fn`` applied to each item."""
     if isinstance(value, tuple):
         return tuple(fn(v) for v in value)
     if isinstance(value, list):
@@ -631,4 +626,4 @@ def _map(value: Any, fn: Callable) -> Any:
         return {k: fn(v) for k, v in value.items()}
     if isinstance(value, slice):
         return slice(fn(value.start), fn(value.stop), fn(value.step))
-    return fn(value)
+    raise TypeError(f"_map: not a container: {type(value).__name__}")
