@@ -470,3 +470,16 @@ def test_locations_read_and_write_what_the_generated_code_does() -> None:
     item.write(np.float64(2.0))
     assert state["step"] == 2 and type(state["step"]) is int and item.read() == 2
     assert item.holder_name() == "w.state" and item.write_stmt("s", "v") == "s['step'] = int(v)"
+
+
+def test_a_gradient_into_an_argument_is_refused() -> None:
+    w = Tensor(np.ones(2), requires_grad=True)
+
+    def step(x: Tensor) -> Tensor:
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(TraceError, match="argument"):
+        tv.compile(step)(Tensor(np.ones(2), requires_grad=True))
+    assert type(w.data) is np.ndarray

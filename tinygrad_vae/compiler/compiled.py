@@ -149,7 +149,13 @@ class Compiled:
                     continue
                 arg_ids.append(t.id)
                 call_args.append(a)
+            grads_before = [(a, a.grad) for a in args if isinstance(a, Tensor)]
             result = self.fn(*call_args, **kwargs)
+            for a, before in grads_before:
+                if a.grad is not before:  # a new Tensor each call: a replay could not write its .grad
+                    raise TraceError("compile: the step changes .grad of a Tensor passed as an argument, which a "
+                                     "replay cannot do (it is another Tensor at each call); return the gradient "
+                                     "instead, e.g. tinygrad_vae.gradients(loss, [x])")
             structure = _structure(result, tracer)
             outputs, clears = tracer.outputs()
         finally:
