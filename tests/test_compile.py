@@ -483,3 +483,17 @@ def test_a_gradient_into_an_argument_is_refused() -> None:
     with pytest.raises(TraceError, match="argument"):
         tv.compile(step)(Tensor(np.ones(2), requires_grad=True))
     assert type(w.data) is np.ndarray
+
+
+def test_annealing_the_vae_beta_between_compiled_steps_gives_eager_results() -> None:
+    losses = []
+    for use_compile in (False, True):
+        model = VAE(2, hidden_dims=(8,), latent_dim=2, rng=np.random.default_rng(0), dtype=np.float64)
+        step = vae_step(model, optim.SGD(model.parameters(), lr=0.01))
+        step = tv.compile(step) if use_compile else step
+        run = []
+        for i, x in enumerate(np.random.default_rng(4).standard_normal((6, 16, 2))):
+            model.beta = min(1.0, 0.25 * (i // 2))
+            run.append(float(step(Tensor(x)).data))
+        losses.append(run)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)

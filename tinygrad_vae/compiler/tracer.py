@@ -425,6 +425,11 @@ class Tracer:
             raise error(*_concrete(values))
         self.record(_fail_if, (mask, error, *values), {}, None, effect=True)
 
+    def guard_attributes(self, obj: Any, names: tuple[str, ...]) -> None:
+        label = self.param_names.get(id(obj)) or type(obj).__name__
+        for name in names:
+            self.guards.append(Guard(obj, f"{{obj}}.{name} != {{expected}}", getattr(obj, name), label))
+
     def bind_dict(self, container: dict, owner: Any) -> None:
         if id(container) in self.dicts:
             return

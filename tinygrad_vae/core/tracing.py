@@ -10,6 +10,8 @@ what it could not see from the arrays alone:
 - ``bind_state(container, owner)``: the dict ``container`` holds state that lives across steps (an
   optimizer's per-parameter buffers and step counters, its hyperparameters). Its arrays and numbers
   become inputs of the program, and whatever the step leaves in it becomes an output.
+- ``guard_attributes(obj, *names)``: the step read these attributes as Python values; a change of one of
+  them makes the compiled step trace again.
 - ``is_traced(x)``: whether ``x`` is an array of the trace (so that library code can pass it on as it is).
 """
 
@@ -32,6 +34,13 @@ def bind_state(container: dict, owner: Any = None) -> None:
     """Declare ``container`` state that lives across steps (``owner``, such as a parameter, names it)."""
     if ACTIVE is not None:
         ACTIVE.bind_dict(container, owner)
+
+
+def guard_attributes(obj: Any, *names: str) -> None:
+    """The step depends on these attributes of ``obj`` (Python numbers and flags such as a VAE's ``beta``):
+    a compiled step is traced again when one of them changes, instead of replaying the old value."""
+    if ACTIVE is not None:
+        ACTIVE.guard_attributes(obj, names)
 
 
 def is_traced(x: Any) -> bool:

@@ -326,6 +326,9 @@ class VAE(Module):
         -(IWAE bound) - recon_constant, and recon and kl are averaged over the k samples (for reporting).
         ``eps`` (batch, latent_dim), or (k, batch, latent_dim) when k > 1, fixes the noise.
         """
+        # Python numbers and flags the loss reads: a compiled step traces again when one changes (beta annealed).
+        tracing.guard_attributes(self, "beta", "likelihood", "prior", "decoder_variance", "learn_decoder_variance",
+                                 "iw_samples")
         x = self._input(x, "loss")
         if self.iw_samples > 1:
             log_w, recon, kl = self._log_weights(x, self.iw_samples, eps, rng)
