@@ -497,3 +497,18 @@ def test_annealing_the_vae_beta_between_compiled_steps_gives_eager_results() -> 
             run.append(float(step(Tensor(x)).data))
         losses.append(run)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
+
+
+def test_the_2d_example_compiles_by_default_with_eager_numbers() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "vae_2d.py"
+    spec = importlib.util.spec_from_file_location("vae_2d_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    compiled, _ = example.train_2d("default", seed=0, epochs=2, quiet=True)
+    eager, _ = example.train_2d("default", seed=0, epochs=2, quiet=True, compile=False)
+    assert compiled.compile and not eager.compile
+    assert compiled.history == eager.history
+    assert "--no-compile" in path.read_text()
