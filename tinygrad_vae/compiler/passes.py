@@ -2,8 +2,9 @@
 
 ``optimize(program)`` runs them in order: constant folding, algebraic simplification,
 common-subexpression elimination and dead-code elimination (repeated while they find something),
-then buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
-that passes ``Program.check()``.
+then buffer reuse and scalar arithmetic (0-d float arithmetic as NumPy scalar operators). Every pass
+returns a new Program (the instructions it keeps are shared, never mutated) that passes
+``Program.check()``.
 
 Exactness: every rewrite gives bit-identical results, with one exception, the sign of a zero:
 ``x + 0 -> x`` and a sum over axes of length 1 (which NumPy computes as ``0 + x``) turn eager's ``+0.0``
@@ -37,6 +38,7 @@ two threads at once.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -97,7 +99,7 @@ def _in(op: Any, ops: tuple[Any, ...]) -> bool:
 
 
 # Ops whose result is a new array, never a view of an argument (ufunc calls and reductions included).
-_FRESH = (np.dot, np.sum, np.mean, np.ndarray.sum, np.ndarray.mean, np.where, np.concatenate, np.stack,
+_FRESH = (operator.add, operator.sub, operator.mul, operator.truediv, np.dot, np.sum, np.mean, np.ndarray.sum, np.ndarray.mean, np.where, np.concatenate, np.stack,
           np.copy, np.ndarray.copy, np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.outer,
           np.tensordot, np.cumsum, np.clip)
 
@@ -506,6 +508,41 @@ def simplify(program: Program) -> Program:
 
 
 # --------------------------------------------------------------------------
+# scalar arithmetic
+# --------------------------------------------------------------------------
+
+_SCALAR_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+                     np.true_divide: operator.truediv}
+
+
+def scalar_arithmetic(program: Program) -> Program:
+    """Arithmetic on 0-d float values as Python operators on NumPy scalars, which skip the ufunc machinery.
+
+    Example: the loss's ``v33 = divide(v32, 64); v42 = multiply(-0.5, v41)`` becomes
+    ``v33 = truediv(v32, 64); v42 = mul(-0.5, v41)``: the same IEEE operation on the same dtype (NumPy's
+    scalar ``+ - * /`` round as its ufunc loops do), about 0.1 us instead of 0.7 us. It runs after
+    ``reuse_buffers``, which leaves 0-d results unbuffered (so they are NumPy scalars, as eager's are), and
+    leaves alone what escapes and what writes a location in place (a 0-d step counter stays a 0-d array).
+    """
+    meta = program.meta
+    escaping = _escaping(program)
+
+    def zero_d(arg: Any) -> bool:
+        return meta[arg.id][0] == () if isinstance(arg, Ref) else np.ndim(arg) == 0
+
+    instrs = []
+    for instr in program.instrs:
+        op = _SCALAR_OPERATORS.get(instr.op) if isinstance(instr.op, np.ufunc) else None
+        if (op is not None and _pure(instr) and not instr.kwargs and instr.out_buffer is None
+                and len(instr.args) == 2 and instr.outs[0] not in escaping
+                and meta[instr.outs[0]][0] == () and meta[instr.outs[0]][1].kind == "f"
+                and all(map(zero_d, instr.args))):
+            instr = Instr(instr.outs, op, instr.args)
+        instrs.append(instr)
+    return replace(program, instrs=instrs)
+
+
+# --------------------------------------------------------------------------
 # buffer reuse
 # --------------------------------------------------------------------------
 
@@ -642,10 +679,11 @@ def reuse_buffers(program: Program) -> Program:
     for index, instr in enumerate(program.instrs):
         out = instr.outs[0] if len(instr.outs) == 1 else None
         shape, dtype = meta.get(out, ((), None)) if out is not None else ((), None)
-        usable = out is not None and dtype is not None and np.dtype(dtype) != object and _takes_out(instr)
+        usable = (out is not None and dtype is not None and np.dtype(dtype) != object and shape != ()
+                  and _takes_out(instr))  # a 0-d result stays a NumPy scalar (see scalar_arithmetic)
         if index in in_place:
             instr = _with_out(instr, Ref(in_place[index]))
-        elif usable and out in pinned and roots[out] == {out} and shape != ():  # a 0-d result stays a NumPy scalar
+        elif usable and out in pinned and roots[out] == {out}:
             cell = next_id
             next_id += 1
             meta[cell] = (shape, np.dtype(dtype))
@@ -681,10 +719,10 @@ def reuse_buffers(program: Program) -> Program:
 
 def optimize(program: Program) -> Program:
     """All passes in order: folding, simplification, CSE and dead-code elimination until a round changes no
-    call (at most 4 rounds: each can expose work for the others), then buffer reuse."""
+    call (at most 4 rounds: each can expose work for the others), then buffer reuse and scalar arithmetic."""
     for _ in range(4):
         before = len(program.instrs), [instr.op for instr in program.instrs]
         program = eliminate_dead_code(eliminate_common_subexpressions(simplify(fold_constants(program))))
         if (len(program.instrs), [instr.op for instr in program.instrs]) == before:
             break
-    return reuse_buffers(program)
+    return scalar_arithmetic(reuse_buffers(program))
