@@ -41,7 +41,8 @@ class Mutant(NamedTuple):
 EW, RED, MOV, LIN = (f"tinygrad_vae/ops/{m}.py" for m in ("elementwise", "reductions", "movement", "linalg"))
 ACT, LOSS = "tinygrad_vae/ops/activations.py", "tinygrad_vae/ops/losses.py"
 ENG, FUN = "tinygrad_vae/core/engine.py", "tinygrad_vae/core/function.py"
-SGD, ADAM, CLIP = (f"tinygrad_vae/optim/{m}.py" for m in ("sgd", "adam", "clip"))
+SGD, ADAM, CLIP, RMS, ADAGRAD, SCHED = (f"tinygrad_vae/optim/{m}.py" for m in
+                                       ("sgd", "adam", "clip", "rmsprop", "adagrad", "lr_scheduler"))
 VAE, GC = "tinygrad_vae/vae/model.py", "tinygrad_vae/testing/gradcheck.py"
 T_GRAD = "tests/test_ops_gradients.py"
 T_KILLED = "tests/test_mutants_killed.py"
@@ -137,6 +138,11 @@ MUTANTS: list[Mutant] = [
     Mutant("adam_m_drops_one_minus_beta", ADAM, "m += (1.0 - beta1) * grad", "m += grad", ("tests/test_optim.py",)),
     Mutant("adamw_decay_ignores_lr", ADAM, "param.data *= 1.0 - lr * weight_decay",
            "param.data *= 1.0 - weight_decay", ("tests/test_optim.py",)),
+    Mutant("rmsprop_centered_ignores_grad_avg", RMS, "np.sqrt(square_avg - np.square(grad_avg))", "np.sqrt(square_avg)",
+           ("tests/test_optim.py",)),
+    Mutant("adagrad_lr_decay_counts_from_one", ADAGRAD, "(t - 1.0) * group", "t * group", ("tests/test_optim.py",)),
+    Mutant("step_lr_decays_at_epoch_zero", SCHED, "if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:",
+           "if self.last_epoch % self.step_size != 0:", ("tests/test_lr_scheduler.py",)),
     Mutant("clip_grad_norm_loose_epsilon", CLIP, "    coef = max_norm / (total + 1e-6)\n", "    coef = max_norm / (total + 1e-2)\n",
            ("tests/test_optim.py",)),
     # --- the VAE's loss

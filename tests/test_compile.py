@@ -163,15 +163,11 @@ def test_a_learning_rate_scheduled_between_compiled_steps_gives_eager_results() 
     for use_compile in (False, True):
         step, _, optimizer = notebook_step(opt="adam")
         step = tv.compile(step) if use_compile else step
-        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5) if hasattr(optim, "lr_scheduler") \
-            else None
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
         run = []
-        for i, args in enumerate(batches(12)):
-            if scheduler is None:
-                optimizer.param_groups[0]["lr"] = 3e-3 * 0.5 ** (i // 3)
+        for args in batches(12):
             run.append(float(step(*args)[0].data))
-            if scheduler is not None:
-                scheduler.step()
+            scheduler.step()
         losses.append(run)
         if use_compile:
             assert len(step.entries) == 2  # the rate is read at each replay, not frozen into the program
@@ -409,3 +405,27 @@ def test_trainer_compiled_and_eager_give_the_same_run(preset: str) -> None:
         np.testing.assert_allclose(history_c[key], history_e[key], rtol=1e-6)
     for a, b in zip(params_c, params_e):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+OPTIMIZERS = {
+    "sgd_momentum_nesterov": lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam_amsgrad": lambda ps: optim.Adam(ps, lr=3e-3, amsgrad=True, weight_decay=1e-2),
+    "adamw": lambda ps: optim.AdamW(ps, lr=3e-3),
+    "rmsprop_centered": lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5, centered=True),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=1e-2, lr_decay=1e-3),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer_compiled_equals_eager(name: str) -> None:
+    runs = []
+    data = np.random.default_rng(2).standard_normal((8, 16, 2))
+    for use_compile in (False, True):
+        model = VAE(2, hidden_dims=(8,), latent_dim=2, rng=np.random.default_rng(0), dtype=np.float64)
+        step = vae_step(model, OPTIMIZERS[name](list(model.parameters())))
+        step = tv.compile(step) if use_compile else step
+        runs.append(([float(step(Tensor(x)).data) for x in data], [p.data.copy() for p in model.parameters()]))
+    (losses_e, params_e), (losses_c, params_c) = runs
+    np.testing.assert_allclose(losses_c, losses_e, rtol=1e-12)
+    for a, b in zip(params_e, params_c):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-300)

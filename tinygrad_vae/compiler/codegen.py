@@ -132,7 +132,7 @@ class _Writer:
             kwargs.append(f"out={self.buffer(instr.out_buffer)}")
         if op.__name__ == "_getitem" and op.__module__.endswith("tracer"):
             return f"{args[0]}[{self.index(instr.args[1])}]"
-        if isinstance(op, np.ufunc):
+        if isinstance(op, np.ufunc) and getattr(np, op.__name__, None) is op:
             name = f"np.{op.__name__}"
         elif id(op) in _NUMPY:
             name = _NUMPY[id(op)]
@@ -140,7 +140,7 @@ class _Writer:
                 instr.args and not isinstance(instr.args[0], Ref)
                 and getattr(type(instr.args[0]), op.__name__, None) is op):
             return f"{args[0]}.{op.__name__}({', '.join(args[1:] + kwargs)})"
-        elif isinstance(getattr(op, "__self__", None), np.ufunc):  # np.add.reduce
+        elif isinstance(getattr(op, "__self__", None), np.ufunc) and getattr(np, op.__self__.__name__, None) is op.__self__:
             name = f"np.{op.__self__.__name__}.{op.__name__}"
         else:
             name = self.obj(op, op.__name__)

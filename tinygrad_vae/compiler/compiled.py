@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.compiler import codegen, passes
-from tinygrad_vae.compiler.program import Program, Ref, iter_refs, map_refs
+from tinygrad_vae.compiler.program import Program, Ref, iter_refs
 from tinygrad_vae.compiler.tracer import _DATA, Traced, TraceError, Tracer
 from tinygrad_vae.core import grad_mode
 from tinygrad_vae.core.tensor import Tensor, wrap
@@ -27,6 +27,13 @@ from tinygrad_vae.core.tensor import Tensor, wrap
 @dataclass(frozen=True)
 class TensorRef(Ref):
     """A result value that ``fn`` returned inside a Tensor."""
+
+
+@dataclass(frozen=True)
+class TensorConstant:
+    """A Tensor that ``fn`` returned holding an array that depends on no input (zeros of a fixed shape, say)."""
+
+    array: Any
 
 
 @dataclass
@@ -44,7 +51,7 @@ class Entry:
         by_id = {}
         for ident, value in zip(self.result_ids, values):
             by_id[ident] = value.copy() if ident in self.copies else value
-        return map_refs(self.program.result, lambda r: wrap(by_id[r.id]) if isinstance(r, TensorRef) else by_id[r.id])
+        return _rebuild(self.program.result, by_id)
 
 
 def _key(value: Any) -> Any:
@@ -181,16 +188,31 @@ def _structure(value: Any, tracer: Tracer) -> Any:
     """``fn``'s result with Refs where its arrays are (TensorRef inside a Tensor)."""
     if isinstance(value, Tensor):
         data = _DATA.__get__(value)
-        if not isinstance(data, Traced):
-            raise TraceError("compile: the step returned a Tensor that holds no array of the trace "
-                             f"(shape {np.shape(data)}); return values computed in the step")
-        return TensorRef(tracer.refs(data).id)
+        if id(value) not in tracer.born:
+            raise TraceError("compile: the step returned a Tensor that it did not make (a parameter, an argument); "
+                             "return a value computed in the step, such as p * 1.0")
+        return TensorRef(tracer.refs(data).id) if isinstance(data, Traced) else TensorConstant(np.array(data))
     if isinstance(value, Traced):
         return tracer.refs(value)
     if isinstance(value, (tuple, list)):
         return type(value)(_structure(v, tracer) for v in value)
     if isinstance(value, dict):
         return {k: _structure(v, tracer) for k, v in value.items()}
+    return value
+
+
+def _rebuild(value: Any, by_id: dict[int, Any]) -> Any:
+    """``fn``'s result from its structure and the values of a replay."""
+    if isinstance(value, TensorRef):
+        return wrap(by_id[value.id])
+    if isinstance(value, Ref):
+        return by_id[value.id]
+    if isinstance(value, TensorConstant):
+        return wrap(np.array(value.array))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_rebuild(v, by_id) for v in value)
+    if isinstance(value, dict):
+        return {k: _rebuild(v, by_id) for k, v in value.items()}
     return value
 
 

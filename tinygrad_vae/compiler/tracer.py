@@ -230,7 +230,7 @@ Traced.__hash__ = object.__hash__
 
 # NumPy's creation functions take no array, so NumPy never hands them to a Traced: during a trace the
 # library's calls to them (np.zeros(shape) inside a gradient rule) are recorded through these.
-_CREATORS = ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace")
+_CREATORS = ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace", "tri")
 
 _CONVERTERS = ("asarray", "array", "asanyarray", "ascontiguousarray")
 _NP_ARRAY, _NP_ASARRAY = np.array, np.asarray
@@ -294,12 +294,13 @@ class Tracer:
                 raise refuse("use of an array that changed in place through another array sharing its memory",
                              "The compiled step cannot follow writes through views: copy the array first")
             return Ref(value.id)
-        if isinstance(value, np.ndarray) and value.ndim > 0:
-            raise refuse(f"a NumPy array the trace does not see (shape {value.shape}, dtype {value.dtype})",
-                         "Arrays made outside the trace from untraced data (a closure's array, a Generator "
-                         "called directly) would be frozen into the program: pass it as an argument of the "
-                         "compiled function, keep it in a Tensor made before the first call, or draw noise "
-                         "with the library's generator= functions")
+        if isinstance(value, np.ndarray) and value.ndim > 0 and value.dtype.kind not in "biu":
+            raise refuse(f"a NumPy float array the trace does not see (shape {value.shape}, dtype {value.dtype})",
+                         "Float arrays made outside the trace (a closure's data, a Generator called directly) "
+                         "would be frozen into the program: pass it as an argument of the compiled function, "
+                         "keep it in a Tensor made before the first call, or draw noise with the library's "
+                         "generator= functions (integer and bool arrays, such as indices and masks, are kept "
+                         "as constants)")
         if isinstance(value, (tuple, list, dict, slice)):
             return _map(value, self.refs)
         return value
@@ -322,7 +323,10 @@ class Tracer:
     def call(self, op: Callable, args: tuple, kwargs: dict) -> Any:
         """Record ``op`` called on arguments that hold Traced values."""
         result = op(*_concrete(args), **_concrete(kwargs))
-        if (isinstance(result, (bool, int, float)) and not isinstance(result, np.generic)) or result is None:
+        python_number = isinstance(result, (bool, int, float)) and not isinstance(result, np.generic)
+        if python_number and isinstance(getattr(op, "__self__", op), np.ufunc):
+            result = np.asarray(result, dtype=object)  # an np.frompyfunc ufunc on a 0-d array: an object scalar
+        elif python_number or result is None:
             raise refuse(f"{getattr(op, '__name__', op)} answered a Python {type(result).__name__} from traced "
                          f"values", _CONTROL_FLOW)
         return self.record(op, args, kwargs, result)
@@ -534,17 +538,18 @@ class Tracer:
             if not _from_library() or caller.f_code is _TENSOR_ARRAY or isinstance(value, Tensor):
                 raise refuse(f"np.{original.__name__} of a traced tensor", _ESCAPE)
             copy = kwargs.get("copy", original is _NP_ARRAY)
-            if dtype is not None and np.dtype(dtype) != value.dtype:
-                return value.astype(dtype)
-            return value.copy() if copy else value
+            if dtype is not None and np.dtype(dtype) != value.dtype:  # (a replay may hold a Python scalar here)
+                return self.call(_NP_ASARRAY, (value,), {"dtype": np.dtype(dtype)})
+            return self.call(_NP_ARRAY, (value,), {}) if copy else value
         convert.__name__ = original.__name__
         return convert
 
     def _creator(self, original: Callable) -> Callable:
         def create(*args: Any, **kwargs: Any) -> Any:
-            if not _from_library():
-                return original(*args, **kwargs)
-            return self.record(original, args, kwargs, original(*_concrete(args), **_concrete(kwargs)))
+            result = original(*_concrete(args), **_concrete(kwargs))
+            if not _from_library() or result.dtype.kind in "iu":  # integers (aranges of indices): constants
+                return result
+            return self.record(original, args, kwargs, result)
         create.__name__ = original.__name__
         return create
 

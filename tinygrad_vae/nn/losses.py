@@ -256,9 +256,9 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *, redu
     target = _operand(target, input)
     _check_same_shape(input, target, op)
     x = input.data
-    if x.size and not ((x >= 0) & (x <= 1)).all():
-        raise OpError(f"{op}: input must hold probabilities in [0, 1], got values from {x.min()} to {x.max()} "
-                      f"(binary_cross_entropy_with_logits takes logits)")
+    tracing.fail_if(~((x >= 0) & (x <= 1)), lambda x: OpError(
+        f"{op}: input must hold probabilities in [0, 1], got values from {x.min()} to {x.max()} "
+        f"(binary_cross_entropy_with_logits takes logits)"), x)
     losses = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     return _reduce(_weighted(losses, weight, "weight", op), reduction, op)
 
@@ -354,9 +354,9 @@ def kl_div(input: Tensor, target: Any, *, reduction: str = "mean", log_target: b
     if log_target:
         terms = target.exp() * (target - input)
     else:
-        if (target.data < 0).any():
-            raise OpError(f"{op}: target must hold probabilities (>= 0) unless log_target=True, "
-                          f"got a minimum of {target.data.min()}")
+        tracing.fail_if(target.data < 0, lambda t: OpError(
+            f"{op}: target must hold probabilities (>= 0) unless log_target=True, got a minimum of {t.min()}"),
+            target.data)
         positive = target.data > 0
         terms = target * log(where(positive, target, 1.0)) - target * input  # t log t = 0 at t = 0
     if reduction != "batchmean":
@@ -385,8 +385,7 @@ def gaussian_nll_loss(
     if isinstance(var, (int, float)):  # one variance for every element, as torch
         var = wrap(np.full(input.shape, var, dtype=input.dtype))
     var = _operand(var, input)
-    if (var.data < 0).any():
-        raise OpError(f"{op}: var must be >= 0, got a minimum of {var.data.min()}")
+    tracing.fail_if(var.data < 0, lambda v: OpError(f"{op}: var must be >= 0, got a minimum of {v.min()}"), var.data)
     if var.shape != input.shape:
         if var.shape == input.shape[:-1]:
             var = var.reshape(var.shape + (1,))

@@ -92,9 +92,8 @@ def _erfinv(y: np.ndarray) -> np.ndarray:
     x = np.sqrt(np.maximum(np.sqrt(c * c - log_term / _WINITZKI) - c, 0.0))  # >= 0 but for rounding
     tail = a > 0.5
     for _ in range(3):
-        f = np.empty_like(x)
-        f[tail] = (1.0 - a[tail]) - _elementwise(_ERFC, x[tail])
-        f[~tail] = _elementwise(_ERF, x[~tail]) - a[~tail]
+        # Both forms everywhere, each kept where it is accurate (no boolean indexing: a compiled step can record it).
+        f = np.where(tail, (1.0 - a) - _elementwise(_ERFC, x), _elementwise(_ERF, x) - a)
         r = f / (TWO_OVER_SQRT_PI * np.exp(-x * x))
         x = x - r / (1.0 + x * r)
     x = np.where(inside, x, np.where(np.abs(y) == 1, np.inf, np.nan))

@@ -194,14 +194,15 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state = self.state
+        states, entries = self.state, self.state._entries  # the lookup inlined: it runs for every parameter
         traced = tracing.ACTIVE is not None  # a compiled step's trace: bind what lives across steps
         for group in self.param_groups:
             if traced:
                 tracing.bind_state(group, "group")  # hyperparameters: read at every replay
             for p in group["params"]:
                 if p.grad is not None:
-                    param_state = state[p]
+                    entry = entries.get(id(p))
+                    param_state = states[p] if entry is None else entry[1]
                     if traced:
                         tracing.bind_state(param_state, p)  # buffers and step counters
                     self._update(p, p.grad.data, param_state, group)
@@ -220,7 +221,7 @@ class Optimizer:
         """``{"state": {index: buffers}, "param_groups": [{hyperparameters..., "params": [indices]}]}``.
 
         Parameters are numbered through the groups in order; ``state`` has an
-        entry for each parameter updated so far. Arrays are copies.
+        entry for each parameter whose state holds something. Arrays are copies.
         """
         index = {id(p): i for i, p in enumerate(self._all_params())}
         groups = []
@@ -231,6 +232,7 @@ class Optimizer:
         state = {
             index[id(p)]: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in buffers.items()}
             for p, buffers in self.state.items()
+            if buffers  # plain SGD keeps nothing, and torch then has no entry
         }
         return {"state": state, "param_groups": groups}
 
@@ -238,7 +240,8 @@ class Optimizer:
         """Restore what ``state_dict`` returned (possibly after a save/load round trip).
 
         Checks everything before changing anything: the number of groups and of
-        parameters in each, the hyperparameter names of each group, the
+        parameters in each, the hyperparameters of each group (all of this
+        optimizer's must be there and in range; the saved values replace them), the
         parameter indices, and each buffer's shape and dtype against its
         parameter. A state saved before this library had parameter groups
         (keys ``type``, ``step_count``, ``hyperparameters``, ``state``) is
@@ -256,13 +259,18 @@ class Optimizer:
                              f"{len(self.param_groups)}")
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            missing = set(group) - set(saved)
+            if missing:
+                raise KeyError(f"{where}: param group {i} of the state lacks the keys {sorted(missing)} (it has "
+                               f"{sorted(saved)})")
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{where}: param group {i} of the state has {len(saved['params'])} parameters, this "
                                  f"optimizer's has {len(group['params'])}")
-            if set(saved) != set(group):
-                raise KeyError(f"{where}: param group {i}: expected the keys {sorted(group)}, got {sorted(saved)}")
-            new_group = {key: _restored(saved[key], group[key]) for key in group if key != "params"}
-            new_groups.append({**new_group, "params": group["params"]})
+            # Keys of the saved group only (a scheduler's "initial_lr") are kept, as in torch.
+            new_group = {key: _restored(value) for key, value in saved.items() if key != "params"}
+            new_group["params"] = group["params"]
+            self._check_group(new_group, f"{where}: param group {i}")
+            new_groups.append(new_group)
         by_index = {int(saved_index): p for saved, group in zip(saved_groups, self.param_groups)
                     for saved_index, p in zip(saved["params"], group["params"])}
         new_state = ParamStates()
@@ -300,10 +308,10 @@ class Optimizer:
         return "\n".join([*lines, ")"])
 
 
-def _restored(saved: Any, current: Any) -> Any:
-    """A hyperparameter as loaded: a pair comes back from a file as a list, a NumPy number as a 0-d array."""
-    if isinstance(current, tuple):
-        return tuple(float(v) for v in saved)
+def _restored(saved: Any) -> Any:
+    """A hyperparameter as loaded: a pair (betas) comes back from a file as a list, a NumPy number as a 0-d array."""
+    if isinstance(saved, (list, tuple)):
+        return tuple(saved)
     if isinstance(saved, np.ndarray) and saved.ndim == 0:
         return saved.item()
     return saved

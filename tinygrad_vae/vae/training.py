@@ -41,11 +41,13 @@ from tinygrad_vae.compiler import compile as compile_step
 from tinygrad_vae.core import no_grad, tracing
 from tinygrad_vae.data import minibatches
 from tinygrad_vae.nn import serialization
-from tinygrad_vae.optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm_
+from tinygrad_vae.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.validation import check_generator, check_int
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+}
 HISTORY_KEYS = ("total", "recon", "kl")
 # Callback signature: callback(trainer, epoch, record) with record = {"total": ..., "recon": ..., "kl": ...}.
 Callback = Callable[["Trainer", int, dict[str, float]], None]
