@@ -666,3 +666,20 @@ def test_negations_fold_into_their_neighbours() -> None:
     assert simplified_ops(lambda b, x: b.call(np.negative, b.call(np.multiply, 2, x)), ints) \
         == [np.multiply, np.negative]
     assert simplified_ops(lambda b, x, z: b.call(np.add, x, b.call(np.negative, z)), X, ints) == [np.negative, np.add]
+
+
+def test_zero_d_arithmetic_runs_on_numpy_scalars_except_what_escapes_or_updates_in_place() -> None:
+    b = Builder()
+    step = Slot("opt.state[0].step", np.zeros(()))
+    count = b.input(step)
+    x = b.arg(np.arange(6.0).reshape(3, 2))
+    total = b.call(np.add.reduce, x, None)
+    mean = b.call(np.true_divide, total, 6)
+    loss = b.call(np.add, b.call(np.multiply, -0.5, mean), b.call(np.subtract, mean, np.float64(1.0)))
+    program = b.program([(b.call(np.add, count, 1.0), step)], result=loss)
+    optimized = run_pass(passes.optimize, program)
+    assert ops_of(optimized) == [np.add.reduce, operator.truediv, operator.mul, operator.sub, np.add, np.add]
+    counter = step.value
+    result = Replayer(optimized)(np.arange(6.0).reshape(3, 2))
+    assert type(result) is np.float64 and result == -0.5 * 2.5 + 1.5
+    assert step.value is counter and step.value.shape == () and step.value == 1.0

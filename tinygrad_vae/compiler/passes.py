@@ -2,8 +2,9 @@
 
 ``optimize(program)`` runs them in order: constant folding, algebraic simplification,
 common-subexpression elimination and dead-code elimination (repeated while they find something),
-then buffer reuse. Every pass returns a new Program (the instructions it keeps are shared, never mutated)
-that passes ``Program.check()``.
+then buffer reuse and scalar arithmetic (0-d float arithmetic as NumPy scalar operators). Every pass
+returns a new Program (the instructions it keeps are shared, never mutated) that passes
+``Program.check()``.
 
 Exactness: every rewrite gives bit-identical results, with one exception, the sign of a zero:
 ``x + 0 -> x`` and a sum over axes of length 1 (which NumPy computes as ``0 + x``) turn eager's ``+0.0``
@@ -37,6 +38,7 @@ two threads at once.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -49,9 +51,7 @@ from tinygrad_vae.compiler.program import Instr, Program, Ref, iter_refs, map_re
 Pass = Callable[[Program], Program]
 
 
-# --------------------------------------------------------------------------
-# what the passes know about ops
-# --------------------------------------------------------------------------
+# ---- what the passes know about ops ----------------------------------------------------------------------
 
 
 def _elementwise(op: Any) -> bool:
@@ -72,12 +72,7 @@ _PARAMS: dict[Any, tuple[str, ...]] = {
 
 
 def _params_of(op: Any) -> tuple[str, ...] | None:
-    if _ufunc_method(op, "reduce"):
-        return _SUM_PARAMS
-    try:
-        return _PARAMS.get(op)
-    except TypeError:  # an unhashable op
-        return None
+    return _SUM_PARAMS if _ufunc_method(op, "reduce") else next((p for o, p in _PARAMS.items() if o is op), None)
 
 
 def _bind(instr: Instr) -> dict[str, Any] | None:
@@ -97,7 +92,7 @@ def _in(op: Any, ops: tuple[Any, ...]) -> bool:
 
 
 # Ops whose result is a new array, never a view of an argument (ufunc calls and reductions included).
-_FRESH = (np.dot, np.sum, np.mean, np.ndarray.sum, np.ndarray.mean, np.where, np.concatenate, np.stack,
+_FRESH = (operator.add, operator.sub, operator.mul, operator.truediv, np.dot, np.sum, np.mean, np.ndarray.sum, np.ndarray.mean, np.where, np.concatenate, np.stack,
           np.copy, np.ndarray.copy, np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.outer,
           np.tensordot, np.cumsum, np.clip)
 
@@ -153,9 +148,7 @@ def _pure(instr: Instr) -> bool:
     return not instr.effect and bool(instr.outs)
 
 
-# --------------------------------------------------------------------------
-# dead code, common subexpressions, constants
-# --------------------------------------------------------------------------
+# ---- dead code, common subexpressions, constants ---------------------------------------------------------
 
 
 def eliminate_dead_code(program: Program) -> Program:
@@ -173,9 +166,7 @@ def eliminate_dead_code(program: Program) -> Program:
             kept.append(instr)
             live.update(ref.id for ref in instr.refs())
     inputs = [(ident, binding) for ident, binding in program.inputs if ident in live]  # nothing reads the rest
-    defined = {out for instr in kept for out in instr.outs} | {ident for ident, _ in inputs}
-    meta = {ident: m for ident, m in program.meta.items() if ident in defined or ident in program.args}
-    return replace(program, inputs=inputs, instrs=kept[::-1], meta=meta)
+    return replace(program, inputs=inputs, instrs=kept[::-1])
 
 
 def _key(value: Any) -> Any:
@@ -256,9 +247,7 @@ def fold_constants(program: Program) -> Program:
     return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
-# --------------------------------------------------------------------------
-# algebraic simplification
-# --------------------------------------------------------------------------
+# ---- algebraic simplification ----------------------------------------------------------------------------
 
 Meta = dict[int, tuple[tuple[int, ...], np.dtype]]
 
@@ -505,9 +494,38 @@ def simplify(program: Program) -> Program:
     return replace(program, instrs=kept)  # each kept instruction already reads the substitutes
 
 
-# --------------------------------------------------------------------------
-# buffer reuse
-# --------------------------------------------------------------------------
+# ---- scalar arithmetic -----------------------------------------------------------------------------------
+
+_SCALAR_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul, np.true_divide: operator.truediv}
+
+
+def scalar_arithmetic(program: Program) -> Program:
+    """Arithmetic on 0-d float values as Python operators on NumPy scalars, which skip the ufunc machinery.
+
+    Example: the loss's ``v33 = divide(v32, 64); v42 = multiply(-0.5, v41)`` becomes
+    ``v33 = truediv(v32, 64); v42 = mul(-0.5, v41)``: the same IEEE operation on the same dtype (NumPy's
+    scalar ``+ - * /`` round as its ufunc loops do), about 0.1 us instead of 0.7 us. It runs after
+    ``reuse_buffers``, which leaves 0-d results unbuffered (so they are NumPy scalars, as eager's are), and
+    leaves alone what escapes and what writes a location in place (a 0-d step counter stays a 0-d array).
+    """
+    meta, escaping = program.meta, _escaping(program)
+
+    def zero_d(arg: Any) -> bool:
+        return meta[arg.id][0] == () if isinstance(arg, Ref) else np.ndim(arg) == 0
+
+    instrs = []
+    for instr in program.instrs:
+        op = _SCALAR_OPERATORS.get(instr.op) if isinstance(instr.op, np.ufunc) else None
+        if (op is not None and _pure(instr) and not instr.kwargs and instr.out_buffer is None
+                and len(instr.args) == 2 and instr.outs[0] not in escaping
+                and meta[instr.outs[0]][0] == () and meta[instr.outs[0]][1].kind == "f"
+                and all(map(zero_d, instr.args))):
+            instr = Instr(instr.outs, op, instr.args)
+        instrs.append(instr)
+    return replace(program, instrs=instrs)
+
+
+# ---- buffer reuse ----------------------------------------------------------------------------------------
 
 
 class Recycled:
@@ -521,9 +539,8 @@ class Recycled:
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.__name__ = "recycled"
-        self.shape, self.dtype = shape, dtype
+        self.shape, self.dtype, self.turn = shape, dtype, 0
         self.arrays = [np.empty(shape, dtype), np.empty(shape, dtype)]
-        self.turn = 0
 
     def __call__(self) -> np.ndarray:
         self.turn ^= 1
@@ -531,9 +548,6 @@ class Recycled:
         if sys.getrefcount(array) > 3:  # the list, `array` and getrefcount's argument: anyone else holds it
             array = self.arrays[self.turn] = np.empty(self.shape, self.dtype)
         return array
-
-    def __repr__(self) -> str:
-        return f"Recycled({self.shape}, {np.dtype(self.dtype).name})"
 
 
 def _roots(program: Program) -> dict[int, frozenset[int]]:
@@ -634,20 +648,19 @@ def reuse_buffers(program: Program) -> Program:
     instrs: list[Instr] = []
 
     def release(value: int) -> None:
-        k = holder.pop(value, None)
-        if k is not None:
-            shape, dtype = buffers[k]
-            free.setdefault((shape, np.dtype(dtype).str), []).append(k)
+        if value in holder:
+            shape, dtype = buffers[holder[value]]
+            free.setdefault((shape, np.dtype(dtype).str), []).append(holder.pop(value))
 
     for index, instr in enumerate(program.instrs):
         out = instr.outs[0] if len(instr.outs) == 1 else None
-        shape, dtype = meta.get(out, ((), None)) if out is not None else ((), None)
-        usable = out is not None and dtype is not None and np.dtype(dtype) != object and _takes_out(instr)
+        shape, dtype = meta.get(out, ((), None))
+        usable = (out is not None and dtype is not None and np.dtype(dtype) != object and shape != ()
+                  and _takes_out(instr))  # a 0-d result stays a NumPy scalar (see scalar_arithmetic)
         if index in in_place:
             instr = _with_out(instr, Ref(in_place[index]))
-        elif usable and out in pinned and roots[out] == {out} and shape != ():  # a 0-d result stays a NumPy scalar
-            cell = next_id
-            next_id += 1
+        elif usable and out in pinned and roots[out] == {out}:
+            cell, next_id = next_id, next_id + 1
             meta[cell] = (shape, np.dtype(dtype))
             instrs.append(Instr((cell,), Recycled(shape, np.dtype(dtype)), (), effect=True))
             instr = _with_out(instr, Ref(cell))
@@ -655,15 +668,14 @@ def reuse_buffers(program: Program) -> Program:
             operand = next((r.id for r in instr.refs() if r.id in holder and last.get(r.id) == index
                             and roots[r.id] == {r.id} and meta.get(r.id) == meta[out]
                             and _only_alias(instr, r.id, roots)), None) if _elementwise(instr.op) else None
+            pool = free.get((shape, np.dtype(dtype).str))
             if operand is not None:
                 k = holder.pop(operand)
+            elif pool:
+                k = pool.pop()
             else:
-                pool = free.get((shape, np.dtype(dtype).str))
-                if pool:
-                    k = pool.pop()
-                else:
-                    k = len(buffers)
-                    buffers.append((shape, np.dtype(dtype)))
+                k = len(buffers)
+                buffers.append((shape, np.dtype(dtype)))
             holder[out] = k
             instr = replace(_with_out(instr, None), out_buffer=k)
         instrs.append(instr)
@@ -674,17 +686,15 @@ def reuse_buffers(program: Program) -> Program:
     return replace(program, instrs=instrs, meta=meta, buffers=buffers)
 
 
-# --------------------------------------------------------------------------
-# the pipeline
-# --------------------------------------------------------------------------
+# ---- the pipeline ----------------------------------------------------------------------------------------
 
 
 def optimize(program: Program) -> Program:
     """All passes in order: folding, simplification, CSE and dead-code elimination until a round changes no
-    call (at most 4 rounds: each can expose work for the others), then buffer reuse."""
+    call (at most 4 rounds: each can expose work for the others), then buffer reuse and scalar arithmetic."""
     for _ in range(4):
         before = len(program.instrs), [instr.op for instr in program.instrs]
         program = eliminate_dead_code(eliminate_common_subexpressions(simplify(fold_constants(program))))
         if (len(program.instrs), [instr.op for instr in program.instrs]) == before:
             break
-    return reuse_buffers(program)
+    return scalar_arithmetic(reuse_buffers(program))
