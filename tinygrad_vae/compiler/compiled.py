@@ -66,10 +66,6 @@ def _key(value: Any) -> Any:
     return ("value", type(value), value)
 
 
-def _array_of(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
-
-
 def parameter_names(fn: Callable, args: tuple, arg_names: list[str]) -> dict[int, str]:
     """id(parameter) -> its name in the modules that ``fn`` can reach (its arguments, self's attributes, its
     closure, the globals it names): ``encoder.0.weight`` when there is one module, ``enc.weight`` (the
@@ -115,8 +111,9 @@ class Compiled:
             self._arg_names = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = (tuple(map(_key, args)), tuple((k, _key(v)) for k, v in sorted(kwargs.items())), grad_mode.enabled)
-        arrays = [_array_of(a) for a in args if isinstance(a, (Tensor, np.ndarray))]
+        named = tuple((k, _key(v)) for k, v in sorted(kwargs.items())) if kwargs else ()
+        key = (tuple(map(_key, args)), named, grad_mode.enabled)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for entry in self.cache.get(key, ()):
             try:
                 values = entry.run(*arrays)
