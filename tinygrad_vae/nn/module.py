@@ -131,6 +131,21 @@ class Module:
         self._forget(name)
         object.__delattr__(self, name)
 
+    def _check_new_name(self, name: Any, where: str, registry: dict) -> None:
+        """Torch's rules for a new entry's name: a non-empty string without '.' that is not another attribute."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{where}: the name must be a non-empty string without '.', got {name!r}")
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"{where}: attribute {name!r} already exists (and is not one of its entries)")
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` as the submodule ``name`` (for names that are not identifiers, e.g. ``"0"``)."""
+        where = f"{type(self).__name__}.add_module"
+        if not isinstance(module, Module):
+            raise TypeError(f"{where}: {name!r} must be a Module, got {type(module).__name__}")
+        self._check_new_name(name, where, self._modules)
+        setattr(self, name, module)
+
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register ``tensor`` as a buffer: state of the module that is not a parameter (e.g. running means).
 
@@ -142,10 +157,7 @@ class Module:
         where = f"{type(self).__name__}.register_buffer"
         if "_buffers" not in self.__dict__:
             raise AttributeError(f"{where}: cannot register a buffer before Module.__init__() is called")
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"{where}: the name must be a non-empty string without '.', got {name!r}")
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"{where}: attribute {name!r} already exists (and is not a buffer)")
+        self._check_new_name(name, where, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"{where}: cannot register {type(tensor).__name__} as buffer {name!r} "
                             f"(a Tensor or None expected; wrap arrays in Tensor(...))")
