@@ -18,12 +18,27 @@ Differences from PyTorch, kept on purpose for a small teaching library:
 """
 
 from tinygrad_vae.nn import functional, init, serialization
-from tinygrad_vae.nn.activation import ReLU, Sigmoid, Tanh
+from tinygrad_vae.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from tinygrad_vae.nn.container import Sequential
+from tinygrad_vae.nn.dropout import Dropout
+from tinygrad_vae.nn.embedding import Embedding
 from tinygrad_vae.nn.linear import Linear
+from tinygrad_vae.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_vae.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
-    "IncompatibleKeys", "Linear", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-    "functional", "init", "serialization",
+    "ELU", "GELU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
+    "Embedding", "GaussianNLLLoss", "IncompatibleKeys", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
+    "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
+    "Softplus", "Tanh", "functional", "init", "serialization",
 ]

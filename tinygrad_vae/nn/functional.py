@@ -7,14 +7,25 @@ torch's signatures and defaults, except:
 
 - ``inplace=True`` raises: there are no in-place ops here;
 - softmax, log_softmax and softmin take no ``dtype``, and without ``dim`` use the
-  last axis, not torch's deprecated implicit choice (dim 0 for 0-, 1- and 3-d input).
+  last axis, not torch's deprecated implicit choice (dim 0 for 0-, 1- and 3-d input);
+- dropout takes ``generator=`` (a ``numpy.random.Generator``), which it needs to draw a mask;
+- embedding takes no ``max_norm``, ``norm_type``, ``scale_grad_by_freq`` or ``sparse``.
+
+layer_norm and batch_norm live beside their modules (``normalization.py``), embedding
+beside ``Embedding``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from tinygrad_vae.core.dtypes import FLOAT_DTYPES
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.nn.attention import scaled_dot_product_attention
+from tinygrad_vae.nn.embedding import embedding
 from tinygrad_vae.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -27,13 +38,53 @@ from tinygrad_vae.nn.losses import (
     nll_loss,
     smooth_l1_loss,
 )
+from tinygrad_vae.nn.normalization import batch_norm, layer_norm
 from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import gelu, normalize, sigmoid, softplus, softsign, tanh
+from tinygrad_vae.ops.creation import draw
 
 
 def _out_of_place(op: str, inplace: bool) -> None:
     if inplace:
         raise OpError(f"{op}: inplace=True is not supported (there are no in-place ops); use the returned tensor")
+
+
+# --------------------------------------------------------------------------
+# dropout
+# --------------------------------------------------------------------------
+
+
+def _dropout_p(p: Any, op: str) -> float:
+    """The drop probability, a number in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability p must be a number in [0, 1], got {p!r}")
+    return float(p)
+
+
+def _dropout(input: Any, p: float, training: bool, generator: Any, op: str) -> Tensor:
+    """Inverted dropout: x * [u >= p] / (1 - p), u ~ U[0, 1) drawn through ``ops.creation.draw``.
+
+    The mask is a constant of the graph. Out of training, or with p = 0, x itself (nothing is
+    drawn); p = 1 keeps nothing (u < 1 always), so the scale is 0 there, not 1 / 0.
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: input must be float32 or float64, got dtype {x.dtype}")
+    if not training or p == 0.0:
+        return x
+    u = draw("random", x.shape, generator, x.dtype, False, op)
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return x * ((u.data >= p) * scale).astype(x.dtype)
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, generator: Any = None) -> Tensor:
+    """Inverted dropout when ``training``: x * m / (1 - p), m ~ Bernoulli(1 - p), the mask drawn from ``generator``.
+
+    ``generator`` (a ``numpy.random.Generator``) is needed whenever a mask is drawn (training
+    with p > 0): there is no global random state to fall back on, as in torch.
+    """
+    _out_of_place("dropout", inplace)
+    return _dropout(input, _dropout_p(p, "dropout"), training, generator, "dropout")
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -128,9 +179,9 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
 
 
 __all__ = [
-    "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "mish",
-    "normalize", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign", "tanh",
-    # the losses and attention
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gaussian_nll_loss", "huber_loss",
-    "kl_div", "l1_loss", "mse_loss", "nll_loss", "scaled_dot_product_attention", "smooth_l1_loss",
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy", "dropout",
+    "elu", "embedding", "gaussian_nll_loss", "gelu", "hardsigmoid", "hardswish", "hardtanh", "huber_loss", "kl_div",
+    "l1_loss", "layer_norm", "leaky_relu", "log_softmax", "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize",
+    "pad", "relu", "relu6", "scaled_dot_product_attention", "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax",
+    "softmin", "softplus", "softsign", "tanh",
 ]
