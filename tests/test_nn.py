@@ -497,3 +497,104 @@ def test_functional_activations_match_their_definitions() -> None:
     np.testing.assert_allclose(F.softmax(t, dim=0).data, column_softmax)
     np.testing.assert_allclose(F.log_softmax(t, dim=0).data, np.log(column_softmax))
     np.testing.assert_allclose(F.softmax(t).data.sum(axis=-1), [1.0, 1.0])  # dim=-1 by default
+
+
+# ---- buffers, casting, freezing ------------------------------------------------------------
+
+
+class Counter(nn.Module):
+    """A module with a float buffer, an integer buffer and a non-persistent buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(np.ones(2, dtype=np.float32))
+        self.register_buffer("running_mean", Tensor(np.zeros(2, dtype=np.float32)))
+        self.register_buffer("steps", Tensor(np.array(0, dtype=np.int64)))
+        self.register_buffer("scratch", Tensor(np.ones(3, dtype=np.float32)), persistent=False)
+        self.register_buffer("unset", None)
+
+    def forward(self, x):
+        return x * self.weight + self.running_mean
+
+
+def test_buffers_are_listed_and_persistent_ones_saved():
+    model = nn.Sequential(Counter(), Counter())
+    assert [name for name, _ in model.named_buffers()] == [
+        "0.running_mean", "0.steps", "0.scratch", "1.running_mean", "1.steps", "1.scratch"]
+    assert list(model[0].buffers(recurse=False)) == [model[0].running_mean, model[0].steps, model[0].scratch]
+    assert list(model.buffers(recurse=False)) == []
+    assert list(model.state_dict()) == ["0.weight", "0.running_mean", "0.steps", "1.weight", "1.running_mean", "1.steps"]
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "1.weight"]
+
+
+def test_buffers_load_in_place_and_round_trip():
+    source, target = Counter(), Counter()
+    source.running_mean.data[...] = [1.5, -2.0]
+    source.steps.data[...] = 7
+    array = target.running_mean.data
+    assert target.load_state_dict(source.state_dict()) == nn.IncompatibleKeys([], [])
+    assert target.running_mean.data is array
+    assert np.array_equal(array, [1.5, -2.0]) and int(target.steps.data) == 7
+    assert np.array_equal(target.scratch.data, np.ones(3))  # not persistent: not loaded
+    state = source.state_dict()
+    del state["running_mean"]
+    with pytest.raises(KeyError, match=re.escape("Counter.load_state_dict: missing keys ['running_mean']")):
+        target.load_state_dict(state)
+
+
+def test_assigning_to_a_buffer_keeps_it_registered():
+    model = Counter()
+    replacement = Tensor(np.full(2, 3.0, dtype=np.float32))
+    model.running_mean = replacement
+    assert dict(model.named_buffers())["running_mean"] is replacement
+    assert list(model.state_dict())[1] == "running_mean"
+    model.unset = Tensor(np.zeros(1, dtype=np.float32))
+    assert "unset" in model.state_dict()
+    model.scratch = Tensor(np.zeros(1, dtype=np.float32))
+    assert "scratch" not in model.state_dict()  # stays non-persistent
+    with pytest.raises(TypeError, match="Counter: cannot assign ndarray to buffer 'running_mean' \\(a Tensor or None"):
+        model.running_mean = np.zeros(2)
+    del model.running_mean
+    assert "running_mean" not in dict(model.named_buffers())
+
+
+def test_register_buffer_errors():
+    model = Counter()
+    with pytest.raises(TypeError, match="Counter.register_buffer: cannot register ndarray as buffer 'b'"):
+        model.register_buffer("b", np.zeros(2))
+    with pytest.raises(KeyError, match="Counter.register_buffer: attribute 'weight' already exists"):
+        model.register_buffer("weight", Tensor(np.zeros(2)))
+    with pytest.raises(KeyError, match="without '.', got 'a.b'"):
+        model.register_buffer("a.b", Tensor(np.zeros(2)))
+    with pytest.raises(TypeError, match="Counter.register_buffer: 'p' is a Parameter"):
+        model.register_buffer("p", nn.Parameter(np.zeros(2)))
+
+
+def test_to_double_float_cast_in_place_and_keep_the_parameter_objects():
+    model = nn.Sequential(Counter(), nn.Linear(2, 2))
+    params = list(model.parameters())
+    model(np.ones((1, 2), dtype=np.float32)).sum().backward()
+    assert model.double() is model
+    assert list(model.parameters()) == params  # the same objects: an optimizer holding them still works
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in params)
+    assert model[0].running_mean.dtype == np.float64 and model[0].scratch.dtype == np.float64
+    assert model[0].steps.dtype == np.int64  # integer buffers are not cast
+    assert model.float()[1].weight.dtype == np.float32 and model[0].running_mean.dtype == np.float32
+    with pytest.raises(TypeError, match="Sequential.to: only float32 and float64 are supported, got int32"):
+        model.to(np.int32)
+    with pytest.raises(TypeError, match="Sequential.to: expected a dtype"):
+        model.to("cuda:0")
+
+
+def test_requires_grad_freezes_and_parameter_can_start_frozen():
+    model = Model()
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.decoder.requires_grad_()
+    assert [p.requires_grad for p in model.parameters()] == [False] * 6 + [True] * 4
+    frozen = nn.Parameter(np.zeros(2), requires_grad=False)
+    assert not frozen.requires_grad and frozen.is_leaf
+    (Tensor(np.ones(2), requires_grad=True) * frozen).sum().backward()
+    assert frozen.grad is None
+    with pytest.raises(TypeError, match="Parameter: requires_grad must be a bool, got str"):
+        nn.Parameter(np.zeros(2), "no")
