@@ -40,7 +40,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        F._out_of_place(inplace, "LeakyReLU")
+        F._out_of_place("LeakyReLU", inplace)
         self.negative_slope = negative_slope
         self.inplace = inplace
 
@@ -72,7 +72,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        F._out_of_place(inplace, "ELU")
+        F._out_of_place("ELU", inplace)
         self.alpha = alpha
         self.inplace = inplace
 
@@ -88,7 +88,7 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        F._out_of_place(inplace, "SiLU")
+        F._out_of_place("SiLU", inplace)
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:

@@ -37,9 +37,6 @@ class _Loss(Module):
         losses._check_reduction(reduction, type(self).__name__, self.reductions)
         self.reduction = reduction
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
-
 
 class _WeightedLoss(_Loss):
     """A loss with per-class (or per-element) ``weight``, kept as a buffer."""

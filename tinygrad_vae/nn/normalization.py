@@ -114,7 +114,8 @@ class LayerNorm(Module):
         return _layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, "LayerNorm")
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 # --------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def _batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any, bias: 
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:
-        count = x.size // channels
+        count = x.data.size // channels
         if count <= 1:
             raise OpError(f"{where}: expected more than 1 value per channel when training, got input shape {x.shape}")
         y, var = _standardize(x, axes, eps)
@@ -181,7 +182,7 @@ class _BatchNorm(Module):
     ranks: tuple[int, ...]
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, *, dtype: Any = None) -> None:
+                 track_running_stats: bool = True, *, dtype: Any = None, bias: bool = True) -> None:
         super().__init__()
         where = type(self).__name__
         self.num_features = check_int(num_features, "num_features", where)
@@ -190,10 +191,11 @@ class _BatchNorm(Module):
             raise ValueError(f"{where}: momentum must be a number in [0, 1] or None, got {momentum!r}")
         self.momentum = momentum
         self.affine = affine
+        self.has_bias = affine and bias
         self.track_running_stats = track_running_stats
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_features, dtype)) if self.has_bias else None
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype)))
             self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype)))
@@ -215,6 +217,7 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data[...] = 1
+        if self.has_bias:
             self.bias.data[...] = 0
 
     def forward(self, x: Any) -> Tensor:
@@ -241,14 +244,15 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.has_bias}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation per channel of (N, C) or (N, C, L) input.
 
-    ``BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, dtype=None)``.
-    ``weight`` (ones) and ``bias`` (zeros) are Parameters of shape (C,); ``running_mean``,
+    ``BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, dtype=None,
+    bias=True)``. ``weight`` (ones) and ``bias`` (zeros; none with ``bias=False``) are Parameters of
+    shape (C,), present when ``affine``; ``running_mean``,
     ``running_var`` and ``num_batches_tracked`` are buffers (in the state_dict).
     """
 
