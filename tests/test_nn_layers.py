@@ -425,6 +425,11 @@ def test_activation_reprs_and_refusals() -> None:
     for cls in (nn.Softmax, nn.LogSoftmax):
         with pytest.raises(ValueError, match=f"{cls.__name__}: dim=None .* pass it explicitly"):
             cls()
+    with pytest.raises(OpError, match=r"softmax: pass dim for input of 3 dimensions .* implicit choice is dim 0"):
+        F.softmax(Tensor(np.ones((2, 2, 2))))
+    with pytest.raises(OpError, match=r"log_softmax: pass dim for input of 4 dimensions .* dim 1"):
+        F.log_softmax(Tensor(np.ones((2, 2, 2, 2))))
+    np.testing.assert_allclose(F.softmin(Tensor(np.zeros((2, 4)))).data, np.full((2, 4), 0.25))
     with pytest.raises(OpError, match="ELU: inplace=True is not supported"):
         nn.ELU(inplace=True)
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):

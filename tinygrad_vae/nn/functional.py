@@ -6,8 +6,9 @@ Each is the functional form of an op in ``tinygrad_vae.ops``: ``F.relu(x)`` is
 torch's signatures and defaults, except:
 
 - ``inplace=True`` raises: there are no in-place ops here;
-- softmax, log_softmax and softmin take no ``dtype``, and without ``dim`` use the
-  last axis, not torch's deprecated implicit choice (dim 0 for 0-, 1- and 3-d input);
+- softmax, log_softmax and softmin take no ``dtype``; without ``dim`` they use the last
+  axis, which is torch's deprecated implicit choice for 0-, 1- and 2-d input, and refuse
+  3-d and higher input, where torch's choice (dim 0 for 3-d, 1 above) is not the last axis;
 - dropout takes ``generator=`` (a ``numpy.random.Generator``), which it needs to draw a mask;
 - embedding takes no ``max_norm``, ``norm_type``, ``scale_grad_by_freq`` or ``sparse``.
 
@@ -104,19 +105,27 @@ def logsigmoid(x: Tensor) -> Tensor:
     return activations.log_sigmoid(x)
 
 
+def _explicit_dim(op: str, input: Tensor, dim: int | None) -> int | None:
+    """``dim``; None only where torch's implicit choice is the last axis (at most 2 dimensions)."""
+    if dim is None and getattr(input, "ndim", 0) > 2:
+        raise OpError(f"{op}: pass dim for input of {input.ndim} dimensions (shape {input.shape}): torch's "
+                      f"deprecated implicit choice is dim {0 if input.ndim == 3 else 1} there, not the last axis")
+    return dim
+
+
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (the last axis by default)."""
-    return activations.softmax(input, dim)
+    """exp(x) / sum(exp(x)) along ``dim`` (by default the last axis of a tensor of at most 2 dimensions)."""
+    return activations.softmax(input, _explicit_dim("softmax", input, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """x - logsumexp(x) along ``dim`` (the last axis by default)."""
-    return activations.log_softmax(input, dim)
+    """x - logsumexp(x) along ``dim`` (by default the last axis of a tensor of at most 2 dimensions)."""
+    return activations.log_softmax(input, _explicit_dim("log_softmax", input, dim))
 
 
 def softmin(input: Tensor, dim: int | None = None) -> Tensor:
-    """softmax(-x) along ``dim`` (the last axis by default)."""
-    return activations.softmin(input, dim)
+    """softmax(-x) along ``dim`` (by default the last axis of a tensor of at most 2 dimensions)."""
+    return activations.softmin(input, _explicit_dim("softmin", input, dim))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
