@@ -23,6 +23,41 @@ ODD = st.sampled_from([1, 3, 5])
 SEEDS = st.integers(0, 2**32 - 1)
 
 
+def as_function(module: nn.Module) -> Any:
+    """``module`` as a function of (input, *its parameters), for gradcheck: the parameters are swapped for
+    the checker's tensors during each call (test-only, past the Parameter check) and restored after."""
+    names = [name for name, _ in module.named_parameters()]
+
+    def fn(x: Tensor, *params: Tensor) -> Tensor:
+        originals = [getattr(module, name) for name in names]
+        for name, p in zip(names, params):
+            object.__setattr__(module, name, p)
+        try:
+            return module(x)
+        finally:
+            for name, p in zip(names, originals):
+                object.__setattr__(module, name, p)
+
+    return fn
+
+
+def check_module(module: nn.Module, x: np.ndarray, second: bool = False) -> None:
+    """gradcheck (and with ``second`` gradgradcheck) of ``module`` in its input and every parameter."""
+    inputs = [x] + [p.data.copy() for p in module.parameters()]
+    gradcheck(as_function(module), inputs)
+    if second:
+        gradgradcheck(as_function(module), inputs, fast_mode=True)
+
+
+def test_as_function_computes_with_the_given_parameters_and_restores_the_modules() -> None:
+    layer = nn.LayerNorm(2, dtype=np.float64)
+    weight, bias = layer.weight, layer.bias
+    x = Tensor(np.array([[1.0, 3.0]]))
+    y = as_function(layer)(x, Tensor(np.array([2.0, 2.0])), Tensor(np.array([0.0, 1.0])))
+    np.testing.assert_allclose(y.data, [[-2.0 / np.sqrt(1 + 1e-5), 1.0 + 2.0 / np.sqrt(1 + 1e-5)]])
+    assert layer.weight is weight and layer.bias is bias
+
+
 def standardized(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
     """(x - mean) / sqrt(biased var + eps) over ``axes``, the definition."""
     mean = x.mean(axis=axes, keepdims=True)
@@ -144,18 +179,13 @@ def test_layer_norm_matches_its_definition(data: st.DataObject, batch: tuple, sh
 
 
 @settings(max_examples=10)
-@given(data=st.data(), batch=BATCH, shape=NORMALIZED)
-def test_layer_norm_gradients_in_input_weight_and_bias(data: st.DataObject, batch: tuple, shape: tuple) -> None:
-    x = data.draw(arrays(batch + shape))
-    w, b = data.draw(arrays(shape)), data.draw(arrays(shape))
-    gradcheck(lambda t, u, v: F.layer_norm(t, shape, u, v, eps=1e-3), [x, w, b])
-
-
-@settings(max_examples=5)
-@given(data=st.data(), shape=NORMALIZED)
-def test_layer_norm_second_derivatives(data: st.DataObject, shape: tuple) -> None:
-    x, w = data.draw(arrays((3,) + shape)), data.draw(arrays(shape))
-    gradgradcheck(lambda t, u: F.layer_norm(t, shape, u, None, eps=1e-3), [x, w], fast_mode=True)
+@given(data=st.data(), batch=BATCH, shape=NORMALIZED, affine=st.booleans(), bias=st.booleans())
+def test_layer_norm_gradients_in_input_and_parameters(data: st.DataObject, batch: tuple, shape: tuple,
+                                                      affine: bool, bias: bool) -> None:
+    layer = nn.LayerNorm(shape, eps=1e-3, elementwise_affine=affine, bias=bias, dtype=np.float64)
+    for p in layer.parameters():
+        p.data[...] = data.draw(arrays(p.shape))
+    check_module(layer, data.draw(arrays(batch + shape)), second=len(batch) <= 1)
 
 
 def test_layer_norm_module_parameters_receive_gradients() -> None:
@@ -252,22 +282,19 @@ def test_batch_norm_eval_gradient_is_the_running_scale() -> None:
     np.testing.assert_allclose(x.grad.data, np.tile(1 / np.sqrt(np.array([4.0, 0.25]) + 1e-5), (3, 1)))
 
 
-@settings(max_examples=10)
-@given(data=st.data(), shape=BN_SHAPES, training=st.booleans())
-def test_batch_norm_gradients_in_input_weight_and_bias(data: st.DataObject, shape: tuple, training: bool) -> None:
-    x = data.draw(arrays(shape))
-    w, b = data.draw(arrays((shape[1],))), data.draw(arrays((shape[1],)))
-    mean, var = np.linspace(-1, 1, shape[1]), np.linspace(0.5, 2, shape[1])
-    if x.size == shape[1] and training:
-        return  # one value per channel: refused in training (tested below)
-    gradcheck(lambda t, u, v: F.batch_norm(t, mean.copy(), var.copy(), u, v, training=training, eps=1e-3), [x, w, b])
-
-
-@settings(max_examples=5)
-@given(data=st.data(), shape=BN_SHAPES.filter(lambda s: s[0] * int(np.prod(s[2:])) > 1))
-def test_batch_norm_second_derivatives(data: st.DataObject, shape: tuple) -> None:
-    x, w = data.draw(arrays(shape)), data.draw(arrays((shape[1],)))
-    gradgradcheck(lambda t, u: F.batch_norm(t, None, None, u, None, training=True, eps=1e-3), [x, w], fast_mode=True)
+@settings(max_examples=15)
+@given(data=st.data(), shape=BN_SHAPES, training=st.booleans(), affine=st.booleans(), track=st.booleans())
+def test_batch_norm_gradients_in_input_and_parameters(data: st.DataObject, shape: tuple, training: bool,
+                                                      affine: bool, track: bool) -> None:
+    layer = module_for(shape, eps=1e-3, affine=affine, track_running_stats=track).train(training)
+    if track:
+        layer.running_mean.data[...] = data.draw(arrays((shape[1],)))
+        layer.running_var.data[...] = data.draw(arrays((shape[1],), low=0.5, high=2.0))
+    for p in layer.parameters():
+        p.data[...] = data.draw(arrays(p.shape))
+    if shape[0] * int(np.prod(shape[2:])) == 1 and (training or not track):
+        return  # one value per channel: batch statistics are refused (tested below)
+    check_module(layer, data.draw(arrays(shape)), second=training)
 
 
 def test_batch_norm_module_is_the_functional_form_with_its_parameters() -> None:
@@ -348,11 +375,14 @@ def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient() -> None:
 @given(data=st.data(), n=ODD, dim=ODD, padding=st.booleans())
 def test_embedding_gradient(data: st.DataObject, n: int, dim: int, padding: bool) -> None:
     index = np.array(data.draw(st.lists(st.integers(0, n), min_size=1, max_size=5)))
-    rows = data.draw(arrays((n, dim)))
+    table = nn.Embedding(n + 1, dim, padding_idx=0 if padding else None, dtype=np.float64,
+                         generator=np.random.default_rng(0))
     # Row 0 is the padding row where there is one: a constant (its values are read, its gradient is 0 by
     # design), so the check runs over the other rows.
-    pad_row = Tensor(data.draw(arrays((1, dim))))
-    gradcheck(lambda w: F.embedding(index, concatenate([pad_row, w]), padding_idx=0 if padding else None), [rows])
+    pad_row = Tensor(table.weight.data[:1])
+    gradcheck(lambda rows: as_function(table)(index, concatenate([pad_row, rows])), [table.weight.data[1:]])
+    if not padding:
+        gradcheck(lambda weight: as_function(table)(index, weight), [table.weight.data])
 
 
 def test_embedding_refuses_out_of_range_and_non_integer_indices() -> None:
