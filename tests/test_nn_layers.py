@@ -527,3 +527,38 @@ def test_loss_modules_check_reduction_and_take_options_by_keyword() -> None:
         nn.MSELoss("sum")  # torch's first positional argument is the deprecated size_average
     with pytest.raises(TypeError):
         nn.CrossEntropyLoss(None, None, 1)
+
+
+def _class_probabilities(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+# name -> (module for a reduction, how the input is drawn from logits z, the target from uniforms u / classes k)
+DRAWN_LOSSES: dict[str, tuple[Any, Any, Any]] = {
+    "MSELoss": (lambda r: nn.MSELoss(reduction=r), lambda z: z, lambda u, k: u),
+    "L1Loss": (lambda r: nn.L1Loss(reduction=r), lambda z: z, lambda u, k: None),  # target: z - offsets
+    "NLLLoss": (lambda r: nn.NLLLoss(reduction=r), lambda z: np.log(_class_probabilities(z)), lambda u, k: k),
+    "CrossEntropyLoss": (lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.1), lambda z: z,
+                         lambda u, k: k),
+    "BCELoss": (lambda r: nn.BCELoss(reduction=r), lambda z: 0.05 + 0.9 / (1 + np.exp(-z)), lambda u, k: u),
+    "BCEWithLogitsLoss": (lambda r: nn.BCEWithLogitsLoss(reduction=r), lambda z: z, lambda u, k: u),
+    "KLDivLoss": (lambda r: nn.KLDivLoss(reduction=r), lambda z: np.log(_class_probabilities(z)),
+                  lambda u, k: _class_probabilities(u)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN_LOSSES))
+@settings(max_examples=5)
+@given(data=st.data(), n=ODD, c=st.sampled_from([2, 3, 5]), reduction=st.sampled_from(["none", "mean", "sum"]))
+def test_loss_module_gradients_over_drawn_shapes(name: str, data: st.DataObject, n: int, c: int,
+                                                 reduction: str) -> None:
+    make, input_of, target_of = DRAWN_LOSSES[name]
+    z = data.draw(arrays((n, c)))
+    u = data.draw(arrays((n, c), low=0.0, high=1.0))
+    classes = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    target = target_of(u, classes)
+    if target is None:  # l1: the target 0.1 or more away from the input, off the kink
+        target = z - data.draw(away_from_zero((n, c), margin=0.1))
+    module = make(reduction)
+    gradcheck(lambda x: module(x, target), [input_of(z)])
