@@ -2,9 +2,15 @@
 
     module.py         Module and Parameter: registration, buffers, traversal, state_dict, to(dtype)
     linear.py         Linear (torch's (out, in) weight and initialisation), Identity
-    activation.py     ReLU, Sigmoid, Tanh
+    activation.py     ReLU, Sigmoid, Tanh, LeakyReLU, GELU, ELU, SiLU, Softplus, Softmax, LogSoftmax
+    dropout.py        Dropout
+    normalization.py  LayerNorm, BatchNorm1d, BatchNorm2d (running statistics as buffers)
+    embedding.py      Embedding
+    loss.py           the loss modules (MSELoss, CrossEntropyLoss, ...) over the functional losses
     container.py      Sequential, ModuleList, ModuleDict, Flatten, Unflatten
-    functional.py     the functions behind the modules (activations and losses), as torch.nn.functional
+    functional.py     the functions behind the modules (activations, losses, layers), as torch.nn.functional
+    losses.py         the functional losses
+    attention.py      scaled_dot_product_attention
     init.py           torch.nn.init's in-place initialisers, each drawing from a numpy.random.Generator
     serialization.py  save/load of nested state dicts as .npz, written atomically
 
@@ -19,13 +25,27 @@ Differences from PyTorch, kept on purpose for a small teaching library:
 """
 
 from tinygrad_vae.nn import functional, init, serialization
-from tinygrad_vae.nn.activation import ReLU, Sigmoid, Tanh
+from tinygrad_vae.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from tinygrad_vae.nn.container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from tinygrad_vae.nn.dropout import Dropout
+from tinygrad_vae.nn.embedding import Embedding
 from tinygrad_vae.nn.linear import Identity, Linear
+from tinygrad_vae.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_vae.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
-    "Flatten", "Identity", "IncompatibleKeys", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Tanh", "Unflatten",
-    "functional", "init", "serialization",
+    "ELU", "GELU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
+    "Embedding", "Flatten", "GaussianNLLLoss", "Identity", "IncompatibleKeys", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
+    "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
+    "Softplus", "Tanh", "Unflatten", "functional", "init", "serialization",
 ]
