@@ -2,6 +2,8 @@
 
     module.py         Module and Parameter: registration, traversal, state_dict
     linear.py         Linear
+    conv.py           Conv1d, Conv2d, ConvTranspose2d
+    pooling.py        MaxPool2d, AvgPool2d, Upsample
     activation.py     ReLU, Sigmoid, Tanh
     container.py      Sequential
     functional.py     the functions behind the modules (activations and losses), as torch.nn.functional
@@ -20,10 +22,13 @@ Differences from PyTorch, kept on purpose for a small teaching library:
 from tinygrad_vae.nn import functional, init, serialization
 from tinygrad_vae.nn.activation import ReLU, Sigmoid, Tanh
 from tinygrad_vae.nn.container import Sequential
+from tinygrad_vae.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tinygrad_vae.nn.linear import Linear
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_vae.nn.pooling import AvgPool2d, MaxPool2d, Upsample
 
 __all__ = [
-    "IncompatibleKeys", "Linear", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+    "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "IncompatibleKeys", "Linear", "MaxPool2d", "Module",
+    "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Upsample",
     "functional", "init", "serialization",
 ]
