@@ -12,7 +12,7 @@
     shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
     convolution.py  conv1d, conv2d, conv_transpose2d (im2col and one matrix product; col2im backward)
     pooling.py      max_pool2d, avg_pool2d, interpolate (nearest)
-    linalg.py       matmul, affine, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
+    linalg.py       matmul, affine, linear, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
     indexing.py     gather, scatter, scatter_add, scatter_reduce, index_select, take_along_axis, masks, one_hot
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
     special.py      erf, erfc, erfinv
