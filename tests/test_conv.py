@@ -226,6 +226,11 @@ def test_float32_stays_float32_through_forward_and_backward() -> None:
 def test_mixed_float_dtypes_are_refused() -> None:
     with pytest.raises(OpError, match="different float dtypes"):
         F.conv2d(Tensor(np.ones((1, 1, 3, 3), np.float32)), Tensor(np.ones((1, 1, 2, 2))))
+    with pytest.raises(OpError, match="bias has dtype float64"):
+        F.conv2d(Tensor(np.ones((1, 1, 3, 3), np.float32)), Tensor(np.ones((1, 1, 2, 2), np.float32)), Tensor(np.ones(1)))
+    with pytest.raises(OpError, match="scale_factor must be"):
+        F.interpolate(np.ones((1, 1, 4)), scale_factor=True)
+    assert F.interpolate(np.ones((1, 1, 4)), scale_factor=np.int64(2)).shape == (1, 1, 8)
 
 
 @pytest.mark.parametrize(("call", "message"), [

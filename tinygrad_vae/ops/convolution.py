@@ -273,6 +273,8 @@ def _with_bias(out: Tensor, bias: Any, channels: int, op: str) -> Tensor:
     bias = float_tensor(bias, "bias", op)
     if bias.shape != (channels,):
         raise OpError(f"{op}: bias must have shape ({channels},), one per output channel, got {bias.shape}")
+    if bias.dtype != out.dtype:  # the sum would promote silently; torch refuses the mix too
+        raise OpError(f"{op}: bias has dtype {bias.dtype}, the input and weight {out.dtype}; cast one first")
     return out + Reshape.apply(bias, shape=(1, channels, 1, 1))
 
 

@@ -163,7 +163,7 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         scales: tuple[float | None, ...] = (None,) * spatial
     else:
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * spatial
-        if len(factors) != spatial or not all(isinstance(f, (int, float)) and f > 0 for f in factors):
+        if len(factors) != spatial or not all((is_int(f) or isinstance(f, (float, np.floating))) and f > 0 for f in factors):
             raise OpError(f"{op}: scale_factor must be a positive number or {spatial} of them, got {scale_factor!r}")
         sizes = tuple(int(np.floor(n * float(f))) for n, f in zip(x.shape[2:], factors))
         if min(sizes) < 1:
