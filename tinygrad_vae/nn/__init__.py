@@ -7,6 +7,8 @@
     normalization.py  LayerNorm, BatchNorm1d, BatchNorm2d (running statistics as buffers)
     embedding.py      Embedding
     loss.py           the loss modules (MSELoss, CrossEntropyLoss, ...) over the functional losses
+    conv.py           Conv1d, Conv2d, ConvTranspose2d
+    pooling.py        MaxPool2d, AvgPool2d, Upsample
     container.py      Sequential, ModuleList, ModuleDict, Flatten, Unflatten
     functional.py     the functions behind the modules (activations, losses, layers), as torch.nn.functional
     losses.py         the functional losses
@@ -27,6 +29,7 @@ Differences from PyTorch, kept on purpose for a small teaching library:
 from tinygrad_vae.nn import functional, init, serialization
 from tinygrad_vae.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from tinygrad_vae.nn.container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from tinygrad_vae.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tinygrad_vae.nn.dropout import Dropout
 from tinygrad_vae.nn.embedding import Embedding
 from tinygrad_vae.nn.linear import Identity, Linear
@@ -42,10 +45,13 @@ from tinygrad_vae.nn.loss import (
 )
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
 from tinygrad_vae.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from tinygrad_vae.nn.pooling import AvgPool2d, MaxPool2d, Upsample
 
 __all__ = [
-    "ELU", "GELU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
-    "Embedding", "Flatten", "GaussianNLLLoss", "Identity", "IncompatibleKeys", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
-    "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
-    "Softplus", "Tanh", "Unflatten", "functional", "init", "serialization",
+    "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d",
+    "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GaussianNLLLoss",
+    "Identity", "IncompatibleKeys", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax",
+    "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
+    "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample", "functional", "init",
+    "serialization",
 ]

@@ -42,8 +42,10 @@ from tinygrad_vae.nn.losses import (
 from tinygrad_vae.nn.normalization import batch_norm, layer_norm
 from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import gelu, normalize, sigmoid, softplus, softsign, tanh
+from tinygrad_vae.ops.convolution import conv1d, conv2d, conv_transpose2d
 from tinygrad_vae.ops.creation import draw
 from tinygrad_vae.ops.linalg import linear
+from tinygrad_vae.ops.pooling import avg_pool2d, interpolate, max_pool2d
 
 
 def _out_of_place(op: str, inplace: bool) -> None:
@@ -189,9 +191,10 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
 
 
 __all__ = [
-    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy", "dropout",
-    "elu", "embedding", "gaussian_nll_loss", "gelu", "hardsigmoid", "hardswish", "hardtanh", "huber_loss", "kl_div",
-    "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize",
+    "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "conv1d",
+    "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu",
+    "hardsigmoid", "hardswish", "hardtanh", "huber_loss", "interpolate", "kl_div", "l1_loss", "layer_norm",
+    "leaky_relu", "linear", "log_softmax", "logsigmoid", "max_pool2d", "mish", "mse_loss", "nll_loss", "normalize",
     "pad", "relu", "relu6", "scaled_dot_product_attention", "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax",
     "softmin", "softplus", "softsign", "tanh",
 ]
