@@ -254,7 +254,7 @@ def engine_modules_variant(params: Params) -> Variant:
     optimizer = optim.SGD(p.values(), lr=1.0)
 
     def update(lr: float) -> None:
-        optimizer.lr = lr
+        optimizer.param_groups[0]["lr"] = lr
         optimizer.step()
         optimizer.zero_grad()
 

@@ -41,7 +41,9 @@ class Mutant(NamedTuple):
 EW, RED, MOV, LIN = (f"tinygrad_vae/ops/{m}.py" for m in ("elementwise", "reductions", "movement", "linalg"))
 ACT, LOSS = "tinygrad_vae/ops/activations.py", "tinygrad_vae/ops/losses.py"
 ENG, FUN = "tinygrad_vae/core/engine.py", "tinygrad_vae/core/function.py"
-OPT, VAE, GC = "tinygrad_vae/optim.py", "tinygrad_vae/vae/model.py", "tinygrad_vae/testing/gradcheck.py"
+SGD, ADAM, CLIP, RMS, ADAGRAD, SCHED = (f"tinygrad_vae/optim/{m}.py" for m in
+                                       ("sgd", "adam", "clip", "rmsprop", "adagrad", "lr_scheduler"))
+VAE, GC = "tinygrad_vae/vae/model.py", "tinygrad_vae/testing/gradcheck.py"
 T_GRAD = "tests/test_ops_gradients.py"
 T_KILLED = "tests/test_mutants_killed.py"
 
@@ -126,17 +128,22 @@ MUTANTS: list[Mutant] = [
     Mutant("function_checked_no_dtype_cast", FUN, "return g if g.dtype == p_data.dtype else g.astype(p_data.dtype)",
            "return g", ("tests/test_engine_contracts.py",)),
     # --- optimizers
-    Mutant("sgd_weight_decay_sign", OPT, "if self.weight_decay:\n            grad = grad + self.weight_decay",
-           "if self.weight_decay:\n            grad = grad - self.weight_decay", ("tests/test_optim.py",)),
-    Mutant("sgd_momentum_assigns", OPT, "buf += grad", "buf[...] = grad", ("tests/test_optim.py",)),
-    Mutant("sgd_nesterov_drops_momentum", OPT, "grad = grad + self.momentum * buf if self.nesterov",
-           "grad = grad + buf if self.nesterov", ("tests/test_optim.py",)),
-    Mutant("adam_no_bias_correction_v", OPT, "denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t) + self.eps",
-           "denom = np.sqrt(v) + self.eps", ("tests/test_optim.py",)),
-    Mutant("adam_m_drops_one_minus_beta", OPT, "m += (1.0 - beta1) * grad", "m += grad", ("tests/test_optim.py",)),
-    Mutant("adamw_decay_ignores_lr", OPT, "param.data *= 1.0 - self.lr * self.weight_decay",
-           "param.data *= 1.0 - self.weight_decay", ("tests/test_optim.py",)),
-    Mutant("clip_grad_norm_loose_epsilon", OPT, "    coef = max_norm / (total + 1e-6)\n", "    coef = max_norm / (total + 1e-2)\n",
+    Mutant("sgd_weight_decay_sign", SGD, "grad = grad + group[\"weight_decay\"] * param.data",
+           "grad = grad - group[\"weight_decay\"] * param.data", ("tests/test_optim.py",)),
+    Mutant("sgd_momentum_assigns", SGD, "buf += (1.0 - group", "buf[...] = (1.0 - group", ("tests/test_optim.py",)),
+    Mutant("sgd_nesterov_drops_momentum", SGD, "grad = grad + momentum * buf if group",
+           "grad = grad + buf if group", ("tests/test_optim.py",)),
+    Mutant("adam_no_bias_correction_v", ADAM, "denom = np.sqrt(v) / bias_correction2_sqrt + group",
+           "denom = np.sqrt(v) + group", ("tests/test_optim.py",)),
+    Mutant("adam_m_drops_one_minus_beta", ADAM, "m += (1.0 - beta1) * grad", "m += grad", ("tests/test_optim.py",)),
+    Mutant("adamw_decay_ignores_lr", ADAM, "param.data *= 1.0 - lr * weight_decay",
+           "param.data *= 1.0 - weight_decay", ("tests/test_optim.py",)),
+    Mutant("rmsprop_centered_ignores_grad_avg", RMS, "np.sqrt(square_avg - np.square(grad_avg))", "np.sqrt(square_avg)",
+           ("tests/test_optim.py",)),
+    Mutant("adagrad_lr_decay_counts_from_one", ADAGRAD, "(t - 1.0) * group", "t * group", ("tests/test_optim.py",)),
+    Mutant("step_lr_decays_at_epoch_zero", SCHED, "if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:",
+           "if self.last_epoch % self.step_size != 0:", ("tests/test_lr_scheduler.py",)),
+    Mutant("clip_grad_norm_loose_epsilon", CLIP, "    coef = max_norm / (total + 1e-6)\n", "    coef = max_norm / (total + 1e-2)\n",
            ("tests/test_optim.py",)),
     # --- the VAE's loss
     Mutant("vae_loss_ignores_beta", VAE, "return recon + kl * self.beta, recon, kl", "return recon + kl, recon, kl",

@@ -37,9 +37,12 @@ def poison_after_first_step(trainer: Trainer, name: str, value: float) -> None:
     """Make the optimizer's first step leave ``value`` in the parameter ``name``, as an overflowing step would."""
     real_step, parameter = trainer.optimizer.step, dict(trainer.model.named_parameters())[name]
 
+    calls = []
+
     def step() -> None:
         real_step()
-        if trainer.optimizer.step_count == 1:
+        calls.append(None)
+        if len(calls) == 1:
             parameter.data[0] = value
 
     trainer.optimizer.step = step  # type: ignore[method-assign]
@@ -73,7 +76,7 @@ def test_fit_stops_at_the_first_non_finite_loss() -> None:
 def test_the_error_names_the_epoch_that_diverged() -> None:
     trainer = tiny_trainer(lr=0.01)
     trainer.fit(points(16), 2, log_every=None)
-    trainer.optimizer.lr = 1e10  # the rate in use is the one the message reports
+    trainer.optimizer.param_groups[0]["lr"] = 1e10  # the rate in use is the one the message reports
     with np.errstate(all="ignore"), pytest.raises(DivergenceError) as caught:
         trainer.fit(points(16), 5, log_every=None)
     assert (caught.value.epoch, caught.value.batch, caught.value.lr) == (3, 2, 1e10)
@@ -149,7 +152,7 @@ def test_a_diverging_fit_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     trainer = tiny_trainer()
     trainer.fit(points(16), 2, log_every=None, checkpoint_path=path, checkpoint_every=1)
     good = path.read_bytes()
-    trainer.optimizer.lr = 1e10
+    trainer.optimizer.param_groups[0]["lr"] = 1e10
     with np.errstate(all="ignore"), pytest.raises(DivergenceError) as caught:
         trainer.fit(points(16), 5, log_every=None, checkpoint_path=path, checkpoint_every=1)
     assert caught.value.epoch == 3  # the next epoch after the good checkpoint
@@ -159,7 +162,7 @@ def test_a_diverging_fit_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("key", "where"), [
     ("model/encoder.0.bias", lambda t: t.model.encoder[0].bias.data),
-    ("optimizer/state/0/exp_avg_sq", lambda t: t.optimizer.state[0]["exp_avg_sq"]),
+    ("optimizer/state/0/exp_avg_sq", lambda t: t.optimizer.state[t.optimizer.param_groups[0]["params"][0]]["exp_avg_sq"]),
 ])
 def test_save_checkpoint_refuses_non_finite_values(
     tmp_path: Path, key: str, where: Callable[[Trainer], np.ndarray]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tinygrad_vae import nn, optim, serialization
-from tinygrad_vae.core import Tensor
+from tinygrad_vae.core import Tensor, no_grad
 
 STEPS = 4
 
@@ -28,19 +28,19 @@ def _run(opt: optim.Optimizer, params, grads) -> list[np.ndarray]:
     return [p.data.copy() for p in params]
 
 
-def _sgd_reference(p0, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+def _sgd_reference(p0, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0, maximize=False):
     p, buf = p0.copy(), None
     for g in grads:
-        g = g + weight_decay * p
+        g = (-g if maximize else g) + weight_decay * p
         if momentum:
-            buf = g.copy() if buf is None else momentum * buf + g
+            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
             g = g + momentum * buf if nesterov else buf
         p = p - lr * g
     return p
 
 
-def _adam_reference(p0, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
-    p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+def _adam_reference(p0, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False, amsgrad=False):
+    p, m, v, v_max = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
     for t, g in enumerate(grads, start=1):
         if decoupled:
             p = p * (1 - lr * weight_decay)
@@ -48,7 +48,8 @@ def _adam_reference(p0, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=Fals
             g = g + weight_decay * p
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        v_max = np.maximum(v_max, v)
+        m_hat, v_hat = m / (1 - b1**t), (v_max if amsgrad else v) / (1 - b2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
     return p
 
@@ -59,6 +60,7 @@ SGD_CASES = [
     {"lr": 0.05, "momentum": 0.9, "nesterov": True},
     {"lr": 0.1, "weight_decay": 0.01},
     {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1},
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.5, "maximize": True},
 ]
 
 
@@ -79,6 +81,9 @@ ADAM_CASES = [
     (optim.AdamW, {"lr": 0.01}, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "decoupled": True}),
     (optim.AdamW, {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.3},
      {"b1": 0.8, "b2": 0.99, "eps": 1e-8, "weight_decay": 0.3, "decoupled": True}),
+    (optim.Adam, {"lr": 0.05, "amsgrad": True, "betas": (0.5, 0.6)}, {"b1": 0.5, "b2": 0.6, "eps": 1e-8, "amsgrad": True}),
+    (optim.AdamW, {"lr": 0.05, "amsgrad": True, "betas": (0.5, 0.6)},
+     {"b1": 0.5, "b2": 0.6, "eps": 1e-8, "weight_decay": 1e-2, "decoupled": True, "amsgrad": True}),
 ]
 
 
@@ -90,6 +95,44 @@ def test_adam_and_adamw_match_the_update_formulas(cls, kwargs, reference):
     for i, (p0, p) in enumerate(zip(initial, result)):
         expected = _adam_reference(p0, [step[i] for step in grads], kwargs["lr"], **reference)
         np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-15)
+
+
+def _rmsprop_reference(p0, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    p, s, a, b = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+    for g in grads:
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g * g
+        a = alpha * a + (1 - alpha) * g
+        d = np.sqrt(s - a * a if centered else s) + eps
+        b = momentum * b + g / d
+        p = p - lr * (b if momentum else g / d)
+    return p
+
+
+def _adagrad_reference(p0, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    p, s = p0.copy(), np.full_like(p0, initial_accumulator_value)
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * p
+        s = s + g * g
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+    return p
+
+
+@pytest.mark.parametrize("cls, reference, kwargs", [
+    (optim.RMSprop, _rmsprop_reference, {}),
+    (optim.RMSprop, _rmsprop_reference, {"lr": 0.1, "alpha": 0.5, "momentum": 0.9, "weight_decay": 0.1}),
+    (optim.RMSprop, _rmsprop_reference, {"lr": 0.1, "alpha": 0.7, "centered": True, "eps": 1e-3}),
+    (optim.RMSprop, _rmsprop_reference, {"lr": 0.1, "centered": True, "momentum": 0.5}),
+    (optim.Adagrad, _adagrad_reference, {}),
+    (optim.Adagrad, _adagrad_reference, {"lr": 0.5, "lr_decay": 0.3, "initial_accumulator_value": 0.2}),
+    (optim.Adagrad, _adagrad_reference, {"lr": 0.5, "weight_decay": 0.2, "eps": 1e-3}),
+], ids=lambda x: x.__name__ if isinstance(x, type) else (",".join(map(str, x.items())) if isinstance(x, dict) else ""))
+def test_rmsprop_and_adagrad_match_the_update_formulas(cls, reference, kwargs):
+    params, grads = _setup(seed=16)
+    initial = [p.data.copy() for p in params]
+    result = _run(cls(params, **kwargs), params, grads)
+    for i, (p0, p) in enumerate(zip(initial, result)):
+        np.testing.assert_allclose(p, reference(p0, [step[i] for step in grads], **kwargs), rtol=1e-12, atol=1e-15)
 
 
 def test_adam_first_step_moves_each_weight_by_about_lr():
@@ -110,8 +153,8 @@ def test_parameters_without_grad_are_skipped_with_their_own_step_count():
         params[0].grad = Tensor(step_grads[0])
         params[1].grad = Tensor(step_grads[1]) if step >= 2 else None
         opt.step()
-    assert opt.step_count == STEPS
-    assert opt.state[0]["step"] == STEPS and opt.state[1]["step"] == STEPS - 2
+    assert opt.state[params[0]]["step"] == STEPS and opt.state[params[1]]["step"] == STEPS - 2
+    assert opt.state[params[0]]["step"].dtype == np.float64 and opt.state[params[0]]["step"].shape == ()
     # Its bias correction counts only its own steps, as in PyTorch.
     expected = _adam_reference(initial[1], [g[1] for g in grads[2:]], 0.01, 0.9, 0.999, 1e-8)
     np.testing.assert_allclose(params[1].data, expected, rtol=1e-12, atol=1e-15)
@@ -124,7 +167,7 @@ def test_sgd_skips_parameter_without_grad_and_creates_no_buffer():
     params[0].grad = Tensor(grads[0][0])
     opt.step()
     assert np.array_equal(params[1].data, before)
-    assert "momentum_buffer" in opt.state[0] and opt.state[1] == {}
+    assert "momentum_buffer" in opt.state[params[0]] and params[1] not in opt.state
 
 
 @pytest.mark.parametrize("make", [
@@ -149,7 +192,7 @@ def test_float32_parameters_stay_float32():
     for opt in (optim.SGD(params, lr=0.1, momentum=0.9), optim.Adam(params), optim.AdamW(params)):
         _run(opt, params, grads)
         assert all(p.dtype == np.float32 for p in params)
-        assert all(v.dtype == np.float32 for s in opt.state for v in s.values() if isinstance(v, np.ndarray))
+        assert all(v.dtype == np.float32 for s in opt.state.values() for k, v in s.items() if k != "step")
 
 
 def test_zero_grad_clears_all_grads():
@@ -166,7 +209,7 @@ def test_hyperparameters_can_be_changed_between_steps():
     initial = params[0].data.copy()
     opt = optim.SGD(params, lr=0.1)
     _run(opt, params, grads[:1])
-    opt.lr = 0.01
+    opt.param_groups[0]["lr"] = 0.01
     _run(opt, params, grads[1:2])
     np.testing.assert_allclose(params[0].data, initial - 0.1 * grads[0][0] - 0.01 * grads[1][0], rtol=1e-14, atol=0)
 
@@ -185,10 +228,19 @@ def test_adam_minimizes_a_quadratic_through_the_engine():
 
 # ---- state dicts ---------------------------------------------------------------------------
 
+def _two_groups(ps):
+    ps = list(ps)
+    return [{"params": ps[:2], "lr": 0.02}, {"params": ps[2:], "weight_decay": 0.1}]
+
+
 OPTIMIZERS = {
     "sgd": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "sgd-groups": lambda ps: optim.SGD(_two_groups(ps), lr=0.05, momentum=0.9, dampening=0.1),
     "adam": lambda ps: optim.Adam(ps, lr=0.01, weight_decay=1e-3),
+    "adam-amsgrad-groups": lambda ps: optim.Adam(_two_groups(ps), lr=0.01, amsgrad=True),
     "adamw": lambda ps: optim.AdamW(ps, lr=0.01, betas=(0.8, 0.99)),
+    "rmsprop": lambda ps: optim.RMSprop(_two_groups(ps), lr=0.01, momentum=0.5, centered=True),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.05, lr_decay=0.1, initial_accumulator_value=0.1),
 }
 
 
@@ -221,26 +273,27 @@ def test_state_dict_round_trip_continues_bit_identically(name, through_file, tmp
 
     resumed = make_model()
     resumed_opt = OPTIMIZERS[name](resumed.parameters())
-    resumed_opt.lr = 123.0  # overwritten by the loaded hyperparameters
+    resumed_opt.param_groups[0]["lr"] = 123.0  # overwritten by the loaded hyperparameters
     resumed.load_state_dict(checkpoint["model"])
     resumed_opt.load_state_dict(checkpoint["optimizer"])
-    assert resumed_opt.step_count == 3
+    assert resumed_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     _train(resumed, resumed_opt, batches[3:])
     for (key, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
         assert np.array_equal(a, b), key
 
 
-def test_state_dict_holds_copies_and_plain_values():
+def test_state_dict_is_torchs_layout_and_holds_copies():
     params, grads = _setup()
     opt = optim.Adam(params, betas=(0.5, 0.6))
     _run(opt, params, grads[:1])
     state = opt.state_dict()
-    assert state["type"] == "Adam" and state["step_count"] == 1
-    assert state["hyperparameters"] == {"lr": 1e-3, "betas": [0.5, 0.6], "eps": 1e-8, "weight_decay": 0.0}
-    assert sorted(state["state"]) == ["0", "1"]
-    assert state["state"]["0"]["step"] == 1
-    state["state"]["0"]["exp_avg"][...] = 99.0
-    assert not np.any(opt.state[0]["exp_avg"] == 99.0)
+    assert state["param_groups"] == [{"lr": 1e-3, "betas": (0.5, 0.6), "eps": 1e-8, "weight_decay": 0.0,
+                                      "amsgrad": False, "maximize": False, "params": [0, 1]}]
+    assert sorted(state["state"]) == [0, 1]
+    assert state["state"][0]["step"] == 1 and state["state"][0]["step"].dtype == np.float64
+    state["state"][0]["exp_avg"][...] = 99.0
+    state["state"][0]["step"][...] = 99.0
+    assert not np.any(opt.state[params[0]]["exp_avg"] == 99.0) and opt.state[params[0]]["step"] == 1
 
 
 def test_load_state_dict_errors_name_the_problem():
@@ -248,25 +301,58 @@ def test_load_state_dict_errors_name_the_problem():
     adam = optim.Adam(params)
     _run(adam, params, grads[:1])
     state = adam.state_dict()
-    with pytest.raises(ValueError, match="SGD.load_state_dict: this state is from a Adam optimizer, not a SGD"):
-        optim.SGD(params, lr=0.1).load_state_dict(state)
     with pytest.raises(KeyError, match="Adam.load_state_dict: missing key 'state'"):
         optim.Adam(params).load_state_dict({k: v for k, v in state.items() if k != "state"})
-    with pytest.raises(ValueError, match="Adam.load_state_dict: state for parameter 1, but the optimizer has 1 parameters"):
+    with pytest.raises(ValueError, match="Adam.load_state_dict: param group 0 of the state has 2 parameters, "
+                                         "this optimizer's has 1"):
         optim.Adam(params[:1]).load_state_dict(state)
+    with pytest.raises(ValueError, match="Adam.load_state_dict: the state has 1 param groups, this optimizer has 2"):
+        optim.Adam([{"params": params[:1]}, {"params": params[1:]}]).load_state_dict(state)
+    with pytest.raises(KeyError, match=re.escape("SGD.load_state_dict: param group 0 of the state lacks the keys "
+                                                 "['dampening', 'momentum', 'nesterov']")):
+        optim.SGD(params, lr=0.1).load_state_dict(state)
     bad = adam.state_dict()
-    bad["state"]["1"]["exp_avg"] = np.zeros(5)
+    bad["state"][1]["exp_avg"] = np.zeros(5)
     fresh = optim.Adam(params)
+    fresh.param_groups[0]["lr"] = 0.5
     with pytest.raises(ValueError, match=re.escape(
         "Adam.load_state_dict: buffer 'exp_avg' of parameter 1 has shape (5,) and dtype float64; "
         "expected shape (4,) and dtype float64 like the parameter"
     )):
         fresh.load_state_dict(bad)
-    assert fresh.state == [{}, {}] and fresh.step_count == 0  # nothing was changed
+    assert len(fresh.state) == 0 and fresh.param_groups[0]["lr"] == 0.5  # nothing was changed
     bad = adam.state_dict()
-    del bad["hyperparameters"]["eps"]
-    with pytest.raises(KeyError, match="expected hyperparameters \\['betas', 'eps', 'lr', 'weight_decay'\\]"):
+    bad["state"][7] = bad["state"].pop(1)
+    with pytest.raises(ValueError, match=re.escape("state for parameter 7, but the optimizer's param groups hold the "
+                                                   "parameters [0, 1]")):
+        fresh.load_state_dict(bad)
+    bad = adam.state_dict()
+    bad["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=re.escape("Adam.load_state_dict: param group 0: lr must be >= 0.0, got -1.0")):
+        fresh.load_state_dict(bad)
+    bad = adam.state_dict()
+    del bad["param_groups"][0]["eps"]
+    with pytest.raises(KeyError, match=re.escape("param group 0 of the state lacks the keys ['eps'] (it has ['amsgrad',")):
         optim.Adam(params).load_state_dict(bad)
+
+
+def test_a_state_saved_before_param_groups_is_converted():
+    params, grads = _setup(seed=15)
+    reference = optim.Adam(params, lr=0.02)
+    _run(reference, params, grads[:2])
+    new = reference.state_dict()
+    old = {"type": "Adam", "step_count": 2, "hyperparameters": {"lr": 0.02, "betas": [0.9, 0.999], "eps": 1e-8,
+                                                                 "weight_decay": 0.0},
+           "state": {str(i): {"step": 2, "exp_avg": s["exp_avg"], "exp_avg_sq": s["exp_avg_sq"]}
+                     for i, s in new["state"].items()}}
+    converted = optim.Adam(params)
+    converted.load_state_dict(old)
+    assert converted.param_groups[0]["lr"] == 0.02 and converted.param_groups[0]["betas"] == (0.9, 0.999)
+    for p in params:
+        assert converted.state[p]["step"].dtype == np.float64 and converted.state[p]["step"] == 2
+        assert np.array_equal(converted.state[p]["exp_avg"], reference.state[p]["exp_avg"])
+    with pytest.raises(ValueError, match="SGD.load_state_dict: this state is from a Adam optimizer, not a SGD"):
+        optim.SGD(params, lr=0.1).load_state_dict(old)
 
 
 # ---- construction errors ----------------------------------------------------------------------
@@ -290,7 +376,7 @@ def test_constructor_errors():
         optim.SGD([p, p], lr=0.1)
     with pytest.raises(ValueError, match="SGD: lr must be >= 0.0, got -1"):
         optim.SGD([p], lr=-1)
-    with pytest.raises(ValueError, match="SGD: nesterov=True requires momentum > 0"):
+    with pytest.raises(ValueError, match="SGD: nesterov=True requires momentum > 0 and dampening = 0"):
         optim.SGD([p], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match=re.escape("AdamW: betas[1] must be [0.0, 1.0), got 1.0")):
         optim.AdamW([p], betas=(0.9, 1.0))
@@ -302,7 +388,10 @@ def test_constructor_errors():
 
 def test_repr():
     p = nn.Parameter(np.zeros(2))
-    assert repr(optim.SGD([p], lr=0.1)) == "SGD(1 parameters, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0)"
+    assert repr(optim.SGD([p], lr=0.1)) == (
+        "SGD (\nParameter Group 0\n    dampening: 0.0\n    lr: 0.1\n    maximize: False\n    momentum: 0.0\n"
+        "    nesterov: False\n    weight_decay: 0.0\n)"
+    )
 
 
 # ---- clip_grad_norm_ ------------------------------------------------------------------------
@@ -360,15 +449,12 @@ def test_custom_optimizer_on_the_base_class():
     class SignSGD(optim.Optimizer):
         """p -= lr * sign(g), with a counter of updates per parameter."""
 
-        hyperparameters = ("lr",)
-
         def __init__(self, params, lr):
-            super().__init__(params)
-            self.lr = lr
+            super().__init__(params, {"lr": lr})
 
-        def _update(self, param, grad, state):
+        def _update(self, param, grad, state, group):
             state["updates"] = state.get("updates", 0) + 1
-            param.data -= self.lr * np.sign(grad)
+            param.data -= group["lr"] * np.sign(grad)
 
     params, grads = _setup(seed=13)
     initial = [p.data.copy() for p in params]
@@ -376,9 +462,9 @@ def test_custom_optimizer_on_the_base_class():
     _run(opt, params, grads[:2])
     for i, (p0, p) in enumerate(zip(initial, params)):
         np.testing.assert_array_equal(p.data, p0 - 0.5 * np.sign(grads[0][i]) - 0.5 * np.sign(grads[1][i]))
-    assert opt.state_dict()["state"]["1"] == {"updates": 2}
+    assert opt.state_dict()["state"][1] == {"updates": 2}
     with pytest.raises(NotImplementedError, match="Optimizer: subclasses of Optimizer must implement _update"):
-        optim.Optimizer(params).step()
+        optim.Optimizer(params, {}).step()
 
 
 def test_frozen_parameters_are_accepted_and_skipped():
@@ -389,4 +475,148 @@ def test_frozen_parameters_are_accepted_and_skipped():
     params[0].grad = Tensor(grads[0][0])
     opt.step()
     assert np.array_equal(params[1].data, frozen)  # no update, not even weight decay
-    assert opt.state[1] == {}
+    assert params[1] not in opt.state
+
+
+# ---- param groups, zero_grad, closure, step counters -------------------------------------------
+
+
+def test_each_group_uses_its_own_hyperparameters():
+    params, grads = _setup(seed=17)
+    initial = [p.data.copy() for p in params]
+    opt = optim.SGD([{"params": params[0], "lr": 0.5, "weight_decay": 0.1}, {"params": [params[1]]}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
+    assert opt.param_groups[1]["weight_decay"] == 0.0 and opt.param_groups[0]["params"] == [params[0]]
+    _run(opt, params, grads[:1])
+    np.testing.assert_allclose(params[0].data, initial[0] - 0.5 * (grads[0][0] + 0.1 * initial[0]), rtol=1e-14)
+    np.testing.assert_allclose(params[1].data, initial[1] - 0.1 * grads[0][1], rtol=1e-14)
+
+
+def test_add_param_group_takes_the_defaults_and_refuses_a_parameter_twice():
+    params, grads = _setup(seed=18)
+    opt = optim.Adam(params[:1], lr=0.01, betas=(0.5, 0.6))
+    opt.add_param_group({"params": [params[1]], "lr": 0.2})
+    assert opt.param_groups[1]["lr"] == 0.2 and opt.param_groups[1]["betas"] == (0.5, 0.6)
+    _run(opt, params, grads[:1])
+    assert opt.state[params[1]]["step"] == 1  # the new group is stepped
+    with pytest.raises(ValueError, match=re.escape("Adam param group 2: parameter 0 (shape (4,)) is already in another "
+                                                   "param group")):
+        opt.add_param_group({"params": [params[1]]})
+    with pytest.raises(KeyError, match="Adam param group 2: a param group must have a 'params' key, got keys \\['lr'\\]"):
+        opt.add_param_group({"lr": 0.1})
+    with pytest.raises(TypeError, match="Adam param group 2: a param group must be a dict .* got list"):
+        opt.add_param_group([params[0]])
+    with pytest.raises(ValueError, match=re.escape("SGD param group 1: lr must be >= 0.0, got -0.5")):
+        optim.SGD([{"params": params[:1]}, {"params": params[1:], "lr": -0.5}], lr=0.1)
+    with pytest.raises(ValueError, match=re.escape("Adam param group 1: betas[0] must be [0.0, 1.0), got 1.5")):
+        optim.Adam([{"params": params[:1]}, {"params": params[1:], "betas": (1.5, 0.9)}])
+    assert len(opt.param_groups) == 2  # the refused groups were not added
+
+
+def test_zero_grad_set_to_none_false_gives_new_zero_tensors():
+    params, grads = _setup()
+    opt = optim.SGD(params, lr=0.1)
+    old = Tensor(grads[0][0])
+    params[0].grad = old
+    opt.zero_grad(set_to_none=False)
+    assert params[0].grad is not old and np.array_equal(old.data, grads[0][0])  # the old gradient is untouched
+    assert np.array_equal(params[0].grad.data, np.zeros((3, 2))) and params[0].grad.dtype == np.float64
+    assert params[1].grad is None  # a missing gradient stays missing, as in torch
+
+
+def test_step_with_a_closure_returns_its_loss_and_records_the_graph_under_no_grad():
+    w = nn.Parameter(np.array([1.0, -2.0]))
+    opt = optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 5.0
+    np.testing.assert_array_equal(w.data, [0.5, -1.0])  # w - 0.25 * 2w
+
+
+def test_step_counters_are_0d_float64_arrays_updated_in_place():
+    params, grads = _setup(seed=19)
+    for opt in (optim.Adam(params), optim.RMSprop(params), optim.Adagrad(params)):
+        _run(opt, params, grads[:1])
+        counter = opt.state[params[0]]["step"]
+        _run(opt, params, grads[1:3])
+        assert opt.state[params[0]]["step"] is counter and counter.shape == () and counter.dtype == np.float64
+        assert counter == 3
+
+
+def test_hyperparameters_are_read_from_the_group_at_each_step():
+    params, grads = _setup(seed=20)
+    opt = optim.Adam(params[:1], lr=0.01)
+    _run(opt, params[:1], [g[:1] for g in grads[:1]])
+    opt.param_groups[0]["betas"] = (0.0, 0.0)  # then m = g and v = g^2: the step is lr * sign(g) (up to eps)
+    opt.param_groups[0]["lr"] = 0.5
+    before = params[0].data.copy()
+    _run(opt, params[:1], [grads[1][:1]])
+    np.testing.assert_allclose(before - params[0].data, 0.5 * np.sign(grads[1][0]), rtol=1e-6)
+
+
+def test_state_is_keyed_by_the_parameters():
+    params, grads = _setup()
+    opt = optim.Adam(params)
+    _run(opt, params, grads[:1])
+    assert list(opt.state) == params and len(opt.state) == 2
+    with pytest.raises(KeyError, match="Optimizer.state is keyed by the parameters \\(Tensors\\), not by int 0"):
+        opt.state[0]
+
+
+# ---- clip_grad_norm_(norm_type=), clip_grad_value_ --------------------------------------------------
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 3.0, math.inf])
+def test_clip_grad_norm_with_other_norms(norm_type):
+    params = _params_with_grads(seed=21)
+    arrays = [p.grad.data.copy() for p in params]
+    flat = np.concatenate([a.ravel() for a in arrays])
+    expected = np.abs(flat).max() if norm_type == math.inf else (np.abs(flat) ** norm_type).sum() ** (1 / norm_type)
+    total = optim.clip_grad_norm_(params, max_norm=0.5, norm_type=norm_type)
+    assert total == pytest.approx(expected, rel=1e-13)
+    for p, a in zip(params, arrays):
+        np.testing.assert_allclose(p.grad.data, a * 0.5 / (expected + 1e-6), rtol=1e-14)
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 3.0, math.inf])
+def test_clip_grad_norm_of_huge_float32_gradients_in_other_norms(norm_type):
+    p = Tensor(np.zeros(4, np.float32), requires_grad=True)
+    p.grad = Tensor(np.full(4, 3e19, np.float32))  # 3e19 ** 3 overflows float32
+    expected = {1.0: 1.2e20, 3.0: 3e19 * 4 ** (1 / 3), math.inf: 3e19}[norm_type]
+    assert optim.clip_grad_norm_(p, max_norm=1.0, norm_type=norm_type) == pytest.approx(expected, rel=1e-6)
+    assert p.grad.dtype == np.float32 and np.all(np.isfinite(p.grad.data))
+
+
+def test_clip_grad_norm_errors_and_empty():
+    params = _params_with_grads()
+    with pytest.raises(ValueError, match="clip_grad_norm_: norm_type must be a positive number or inf, got -2.0"):
+        optim.clip_grad_norm_(params, 1.0, norm_type=-2)
+    with pytest.raises(TypeError, match="clip_grad_norm_: parameter 1 must be a Tensor, got ndarray"):
+        optim.clip_grad_norm_([params[0], np.zeros(2)], 1.0)
+    params[0].grad = Tensor(np.array([[np.nan, 1.0], [0.0, 0.0], [0.0, 0.0]]))
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total 2.0-norm of the gradients is nan"):
+        optim.clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
+    assert optim.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0) == 0.0
+
+
+def test_clip_grad_value_clamps_into_new_tensors():
+    params = _params_with_grads(seed=22)
+    originals = [p.grad for p in params]
+    arrays = [g.data.copy() for g in originals]
+    assert optim.clip_grad_value_(params, 0.5) is None
+    for p, original, a in zip(params, originals, arrays):
+        assert p.grad is not original and np.array_equal(original.data, a)
+        np.testing.assert_array_equal(p.grad.data, np.minimum(np.maximum(a, -0.5), 0.5))
+    single = Tensor(np.zeros(2, np.float32), requires_grad=True)
+    single.grad = Tensor(np.array([3.0, -0.25], np.float32))
+    optim.clip_grad_value_(single, 1.0)
+    assert single.grad.dtype == np.float32 and single.grad.data.tolist() == [1.0, -0.25]
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be >= 0, got -1"):
+        optim.clip_grad_value_(params, -1)

@@ -51,8 +51,10 @@ def _flatten(tree: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray]
              order: list[str]) -> None:
     """Split a nested dict into flat-keyed arrays and JSON values, recording the key order."""
     for key, value in tree.items():
+        if isinstance(key, int) and not isinstance(key, bool):  # an optimizer state's parameter index
+            key = str(key)
         if not isinstance(key, str) or not key or SEPARATOR in key:
-            raise ValueError(f"save: keys must be non-empty strings without {SEPARATOR!r}, got {key!r} under {prefix!r}")
+            raise ValueError(f"save: keys must be integers or non-empty strings without {SEPARATOR!r}, got {key!r} under {prefix!r}")
         flat = prefix + key
         if flat == _META_MEMBER:
             raise ValueError(f"save: the key {_META_MEMBER!r} is reserved for the checkpoint's metadata")
@@ -95,7 +97,8 @@ def save(obj: Any, path: str | os.PathLike, compress: bool = False) -> None:
 
     ``path`` is used as given (no ``.npz`` is appended). ``compress=True``
     deflates the members. Tuples are stored as JSON lists and come back as
-    lists; NumPy scalars come back as 0-d arrays.
+    lists; NumPy scalars come back as 0-d arrays; integer keys (an optimizer
+    state's parameter indices) come back as strings.
     """
     state = obj.state_dict() if not isinstance(obj, Mapping) and hasattr(obj, "state_dict") else obj
     if not isinstance(state, Mapping):

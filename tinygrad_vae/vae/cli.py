@@ -248,7 +248,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     model = trainer.model
     console.detail(f"{run.folder}: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test examples); "
                    f"VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}, "
-                   f"{model.likelihood} decoder, {model.num_parameters()} parameters; {trainer.optimizer!r}; "
+                   f"{model.likelihood} decoder, {model.num_parameters()} parameters; "
+                   f"{type(trainer.optimizer).__name__} lr {trainer.optimizer.param_groups[0]['lr']:g}; "
                    f"{settings['batch_size']} per batch; seed {settings['seed']}")
     progress = _progress_printer(console, settings["epochs"], len(data.x_train), trainer.epoch)
 

@@ -41,11 +41,13 @@ import numpy as np
 from tinygrad_vae.core import no_grad
 from tinygrad_vae.data import minibatches
 from tinygrad_vae.nn import serialization
-from tinygrad_vae.optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm_
+from tinygrad_vae.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.validation import check_generator, check_int
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+}
 HISTORY_KEYS = ("total", "recon", "kl")
 # Callback signature: callback(trainer, epoch, record) with record = {"total": ..., "recon": ..., "kl": ...}.
 Callback = Callable[["Trainer", int, dict[str, float]], None]
@@ -251,7 +253,7 @@ class Trainer:
                 raise self._diverged(n_batches, f"the loss is {losses[0]}")
             total.backward()
             if self.clip_norm is not None:
-                clip_grad_norm_(self.optimizer.params, self.clip_norm)
+                clip_grad_norm_(self._trainable.values(), self.clip_norm)
             self.optimizer.step()
             for key, value in zip(HISTORY_KEYS, losses):
                 sums[key] += value
@@ -269,7 +271,7 @@ class Trainer:
 
     def _diverged(self, batch: int, problem: str) -> DivergenceError:
         """The error for ``problem`` in batch ``batch`` of the epoch being trained."""
-        return DivergenceError(self.epoch + 1, batch, problem, self.optimizer.lr)  # the rate in use
+        return DivergenceError(self.epoch + 1, batch, problem, self.optimizer.param_groups[0]["lr"])  # the rate in use
 
     def fit(
         self,
