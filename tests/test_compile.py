@@ -21,7 +21,7 @@ from tinygrad_vae.vae.model import LOG_VAR_LINEAR, soft_clamp
 def notebook_step(dtype: type = np.float64, opt: str = "sgd", hidden: int = 8, seed: int = 0) -> tuple:
     """The notebook's 2-D VAE step written with generic ops, nn.Linear and an optimizer; (step, params, opt)."""
     rng = np.random.default_rng(seed)
-    enc, mu, lv, dec1, dec2 = (nn.Linear(i, o, dtype=dtype, rng=rng)
+    enc, mu, lv, dec1, dec2 = (nn.Linear(i, o, dtype=dtype, generator=rng)
                                for i, o in ((2, hidden), (hidden, 2), (hidden, 2), (2, hidden), (hidden, 2)))
     params = [p for m in (enc, mu, lv, dec1, dec2) for p in m.parameters()]
     optimizer = optim.SGD(params, lr=0.01) if opt == "sgd" else optim.Adam(params, lr=3e-3)
@@ -226,10 +226,10 @@ def test_a_parameter_of_a_new_shape_is_a_new_trace() -> None:
     lin.weight.data = np.full(lin.weight.shape, 0.5)   # a new array of the same shape: the program still fits
     compiled(x)
     assert len(compiled.entries) == 1
-    lin.weight.data, lin.bias.data = np.ones((2, 5)), np.zeros(5)   # another shape
+    lin.weight.data, lin.bias.data = np.ones((5, 2)), np.zeros(5)   # another shape (5 outputs)
     compiled(x)
     assert len(compiled.entries) == 2
-    assert lin.weight.grad.shape == (2, 5)
+    assert lin.weight.grad.shape == (5, 2)
 
 
 def test_returned_tensors_hold_fresh_arrays() -> None:
