@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import operator
 import re
 import types
 from collections.abc import Callable
@@ -36,7 +37,9 @@ def _numpy_names() -> dict[int, str]:
     return names
 
 
-_NUMPY = _numpy_names()  # built at import, before any trace puts its stand-ins into the namespace
+_NUMPY = _numpy_names()
+_INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
+          operator.matmul: "@"}  # built at import, before any trace puts its stand-ins into the namespace
 
 
 def identifier(text: str) -> str:
@@ -132,6 +135,8 @@ class _Writer:
             kwargs.append(f"out={self.buffer(instr.out_buffer)}")
         if op.__name__ == "_getitem" and op.__module__.endswith("tracer"):
             return f"{args[0]}[{self.index(instr.args[1])}]"
+        if op in _INFIX and len(args) == 2 and not kwargs:  # scalar arithmetic the passes chose: `a / b`
+            return f"{args[0]} {_INFIX[op]} {args[1]}"
         if isinstance(op, np.ufunc) and getattr(np, op.__name__, None) is op:
             name = f"np.{op.__name__}"
         elif id(op) in _NUMPY:
