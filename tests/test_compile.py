@@ -512,3 +512,35 @@ def test_the_2d_example_compiles_by_default_with_eager_numbers() -> None:
     assert compiled.compile and not eager.compile
     assert compiled.history == eager.history
     assert "--no-compile" in path.read_text()
+
+
+def test_batchnorm_and_dropout_compiled_equal_eager_through_train_and_eval() -> None:
+    """Running statistics (buffers updated in place, `n[...] += 1` included), dropout masks drawn on every
+    replay, and train()/eval() switching between compiled steps (each mode its own program)."""
+    runs = []
+    for use_compile in (False, True):
+        rng = np.random.default_rng(0)
+        net = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, generator=rng), nn.BatchNorm1d(4, dtype=np.float64),
+                            nn.ReLU(), nn.Dropout(0.3, generator=np.random.default_rng(5)),
+                            nn.Linear(4, 1, dtype=np.float64, generator=rng))
+        opt = optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x: Tensor, net: nn.Module = net, opt: optim.Optimizer = opt) -> Tensor:
+            opt.zero_grad()
+            loss = (net(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = tv.compile(step) if use_compile else step
+        losses = []
+        for i, x in enumerate(np.random.default_rng(1).standard_normal((8, 8, 3))):
+            net.train(i % 4 < 2)
+            losses.append(float(step(Tensor(x)).data))
+        runs.append((losses, [b.data.copy() for b in net.buffers()]))
+        if use_compile:
+            assert len(step.entries) == 2
+    (losses_e, buffers_e), (losses_c, buffers_c) = runs
+    np.testing.assert_allclose(losses_c, losses_e, rtol=1e-12)
+    for a, b in zip(buffers_e, buffers_c):
+        np.testing.assert_allclose(b, a, rtol=1e-12)

@@ -79,11 +79,13 @@ def _base(array: Any) -> Any:
 class Traced:
     """A stand-in for one array (or Python number, when ``weak``) of the trace."""
 
-    __slots__ = ("__weakref__", "deps", "id", "stale", "tracer", "value", "weak")
+    __slots__ = ("__weakref__", "deps", "id", "origin", "stale", "tracer", "value", "weak")
 
     def __init__(self, tracer: Tracer, ident: int, value: Any, weak: bool = False,
                  deps: frozenset = frozenset()) -> None:
-        self.tracer, self.id, self.value, self.weak, self.deps, self.stale = tracer, ident, value, weak, deps, False
+        self.tracer, self.id, self.value, self.weak, self.deps = tracer, ident, value, weak, deps
+        self.stale: Any = None    # the Traced whose in-place write changed this one's memory, if any
+        self.origin: Any = None   # (array, index) for a result of array[index]
 
     # ---- what is known without values ------------------------------------
     shape = property(lambda self: np.shape(self.value))
@@ -152,10 +154,17 @@ class Traced:
 
     def __getitem__(self, index: Any) -> Any:
         self.tracer.check_index(index)
-        return self.tracer.call(_getitem, (self, index), {})
+        result = self.tracer.call(_getitem, (self, index), {})
+        if isinstance(result, Traced):
+            result.origin = (self, index)
+        return result
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self.tracer.check_index(index)
+        # `a[i] += v`: Python writes the updated view a[i] back with the same index object, which makes
+        # the record (a2 = a with a2[i] = view) exact again.
+        if self.stale is value and value.origin is not None and value.origin[0] is self and value.origin[1] is index:
+            self.stale = None
         self.tracer.update(self, _setitem, (self, index, value), lambda v: v.__setitem__(index, _concrete(value)))
 
 
@@ -284,7 +293,7 @@ class Tracer:
         if isinstance(value, Traced):
             if value.tracer is not self:
                 raise refuse("an array of another trace", "Arrays of one compiled step cannot enter another")
-            if value.stale:
+            if value.stale is not None:
                 raise refuse("use of an array that changed in place through another array sharing its memory",
                              "The compiled step cannot follow writes through views: copy the array first")
             return Ref(value.id)
@@ -344,7 +353,7 @@ class Tracer:
         for ref in self.by_base.get(id(_base(target.value)), ()):
             other = ref()
             if other is not None and other is not target and np.may_share_memory(other.value, target.value):
-                other.stale = True
+                other.stale = target
 
     def check_index(self, index: Any) -> None:
         for item in index if isinstance(index, tuple) else (index,):
@@ -613,7 +622,7 @@ class Tracer:
         if not isinstance(value, Traced):
             raise TraceError(f"compile: {location.name} holds an array the trace does not see at the end of the "
                              f"step ({type(value).__name__}); it would not be updated by a replay")
-        if value.stale:
+        if value.stale is not None:
             raise TraceError(f"compile: {location.name} was changed through another array sharing its memory")
         if value.id != location.input_id:
             if value.weak:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.nn import functional as F
 from tinygrad_vae.nn.module import Module
@@ -38,6 +39,7 @@ class Dropout(Module):
         self.generator = None if generator is None else check_generator(generator, "Dropout", name="generator")
 
     def forward(self, x: Any) -> Tensor:
+        tracing.guard_attributes(self, "training", "p")  # a compiled step is traced again after train()/eval()
         return F._dropout(x, self.p, self.training, self.generator, "Dropout")
 
     def extra_repr(self) -> str:

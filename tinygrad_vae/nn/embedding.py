@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.dtypes import get_default_dtype
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
@@ -46,7 +47,7 @@ def _padding_index(padding_idx: Any, num_embeddings: int, where: str) -> int | N
 def _embedding(input: Any, weight: Tensor, padding_idx: int | None, where: str) -> Tensor:
     indices = _indices(input, weight.shape[0], where)
     rows = weight[indices]
-    if padding_idx is None or not (indices == padding_idx).any():
+    if padding_idx is None or not tracing.any_of(indices == padding_idx):
         return rows
     # the padding row as a constant: the same value, no gradient to it
     return select((indices == padding_idx)[..., None], weight.data[padding_idx], rows)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.dtypes import get_default_dtype
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
@@ -128,7 +129,8 @@ def _stat_array(stat: Any, channels: int, name: str, where: str) -> np.ndarray |
     if stat is None:
         return None
     array = stat.data if isinstance(stat, Tensor) else stat
-    if not isinstance(array, np.ndarray) or array.dtype.kind != "f" or array.shape != (channels,):
+    is_array = isinstance(array, np.ndarray) or tracing.is_traced(array)  # (an array of a compiled step)
+    if not is_array or array.dtype.kind != "f" or array.shape != (channels,):
         raise OpError(f"{where}: {name} must be a float Tensor or array of shape ({channels},) (one per channel), "
                       f"got {type(array).__name__} of shape {np.shape(array)}")
     return array
@@ -229,6 +231,7 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise OpError(f"{where}({self.num_features}): expected {self.num_features} channels on axis 1, "
                           f"got input of shape {x.shape}")
+        tracing.guard_attributes(self, "training", "momentum", "track_running_stats")  # (a compiled step's guards)
         tracking = self.training and self.track_running_stats
         momentum = self.momentum
         if tracking and momentum is None:  # a cumulative average: the new batch weighs 1 / (batches so far)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.tensor import Tensor, lift, unwrap, wrap
 from tinygrad_vae.ops.base import Grads, Op, Value, unbroadcast
 from tinygrad_vae.ops.elementwise import Abs, Exp, Maximum, Sqrt, extremum, maximum, power
@@ -302,8 +303,7 @@ class FMin(Maximum):
 def integer_division(op: str, fn: Callable[..., np.ndarray], a: Any, b: Any) -> Tensor:
     """``fn`` of integer (or bool) operands, outside the graph; division by zero raises, as in torch."""
     divisor = np.asarray(unwrap(b))
-    if (divisor == 0).any():
-        raise ZeroDivisionError(f"{op}: integer division by zero")
+    tracing.fail_if(divisor == 0, lambda: ZeroDivisionError(f"{op}: integer division by zero"))
     return wrap(np.asarray(fn(unwrap(a), unwrap(b))))
 
 
