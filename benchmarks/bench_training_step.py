@@ -288,8 +288,8 @@ class GenericVAE(nn.Module):
         super().__init__()
         for name in layer_sizes(1, 1, 1):
             weight = params["W_" + name]
-            layer = nn.Linear(*weight.shape, dtype=weight.dtype)
-            layer.weight.data, layer.bias.data = weight.copy(), params["b_" + name].copy()
+            layer = nn.Linear(*weight.shape, dtype=weight.dtype)  # stores torch's (out, in): the transpose of W
+            layer.weight.data, layer.bias.data = weight.T.copy(), params["b_" + name].copy()
             setattr(self, name, layer)
 
     def forward(self, x: Tensor, eps: Tensor) -> Tensor:
@@ -334,7 +334,7 @@ def compiled_variant(params: Params, optimizer: str) -> Variant:
         layers = dict(model.named_children())
         grads = {}
         for name in layer_sizes(1, 1, 1):
-            grads["W_" + name] = layers[name].weight.grad.data.copy()
+            grads["W_" + name] = layers[name].weight.grad.data.T.copy()
             grads["b_" + name] = layers[name].bias.grad.data.copy()
         return loss.item(), grads
 

@@ -580,7 +580,7 @@ def notebook_training(optimizer: str, hidden: int = 8, seed: int = 0) -> tuple[A
     from tinygrad_vae import nn, optim
 
     rng = np.random.default_rng(seed)
-    f64 = {"rng": rng, "dtype": np.float64}
+    f64 = {"generator": rng, "dtype": np.float64}
     enc, mu, logvar = nn.Linear(2, hidden, **f64), nn.Linear(hidden, 2, **f64), nn.Linear(hidden, 2, **f64)
     dec1, dec2 = nn.Linear(2, hidden, **f64), nn.Linear(hidden, 2, **f64)
     params = [p for layer in (enc, mu, logvar, dec1, dec2) for p in layer.parameters()]
