@@ -45,8 +45,8 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np
 
 from tinygrad_vae.vae.datasets import load_dataset
-from tinygrad_vae.vae.training import Trainer
 from tinygrad_vae.vae.model import VAE
+from tinygrad_vae.vae.training import Trainer
 
 try:
     import torch

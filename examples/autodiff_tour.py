@@ -21,10 +21,10 @@ import numpy as np
 
 from tinygrad_vae import AnomalyError, Tensor, detect_anomaly, gradients
 from tinygrad_vae.data import gaussian_mixture
-from tinygrad_vae.instruments.trace import trace_backward
 from tinygrad_vae.func import hessian, jacobian, jvp, vjp
-from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.instruments.graph import render_png, to_dot
+from tinygrad_vae.instruments.trace import trace_backward
+from tinygrad_vae.vae.model import VAE
 
 
 def heading(text: str) -> None:

@@ -44,7 +44,7 @@ class TooFew(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
-    def backward(self, grad, out, a, b):  # noqa: ANN001, ANN201 (a deliberately wrong rule)
+    def backward(self, grad, out, a, b):  # a deliberately wrong rule
         return (grad * b,)  # forgets b's gradient
 
 
@@ -52,7 +52,7 @@ class Alone(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return a * 3.0
 
-    def backward(self, grad, out, a):  # noqa: ANN001, ANN201
+    def backward(self, grad, out, a):
         return grad * 3.0  # one input: the gradient alone, as torch allows
 
 

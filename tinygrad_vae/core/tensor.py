@@ -210,4 +210,4 @@ class Tensor:
         _engine.run_backward(self, _engine.initial_gradient(self, gradient, "backward"), retain_graph, create_graph)
 
 
-from tinygrad_vae.core import engine as _engine  # noqa: E402 (at the end: engine.py imports Tensor from here)
+from tinygrad_vae.core import engine as _engine  # at the end: engine.py imports Tensor from here

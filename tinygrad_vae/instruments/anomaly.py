@@ -48,7 +48,7 @@ def _check_finite(fn: Any, value: Any, what: str) -> None:
 class detect_anomaly(Observer):
     """Raise at the first op whose forward output or backward gradient holds NaN or inf (a context manager)."""
 
-    def __enter__(self) -> detect_anomaly:
+    def __enter__(self) -> detect_anomaly:  # noqa: PYI034 (no subclasses: typing.Self needs Python 3.11)
         attach(self)
         return self
 

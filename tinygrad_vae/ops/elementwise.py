@@ -263,7 +263,7 @@ class Abs(Op):
 
 # A primitive's functional form is its ``apply``: add(a, b) is a + b for two Tensors.
 add, sub, mul, div, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Neg.apply
-exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply  # noqa: A001 (NumPy's names)
+exp, log, sqrt, abs = Exp.apply, Log.apply, Sqrt.apply, Abs.apply  # NumPy's names
 
 
 def power(base: Tensor, exponent: Any) -> Tensor:
@@ -273,7 +273,7 @@ def power(base: Tensor, exponent: Any) -> Tensor:
     return PowScalar.apply(base, exponent=as_number(exponent))
 
 
-def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # torch's names
     """Clamp to [min, max], as torch.clamp: min(max(x, min), max); either bound may be None.
 
     A bound may be a number or a Tensor (or array) that broadcasts against x. The gradient passes
@@ -292,17 +292,17 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
     return out
 
 
-def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 (torch's name)
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # torch's name
     """clamp(x, min=min)."""
     return clamp(x, min=min)
 
 
-def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002 (torch's name)
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # torch's name
     """clamp(x, max=max)."""
     return clamp(x, max=max)
 
 
-def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # torch's names
     """Clamp to [min, max] (either may be None); the same as ``clamp``."""
     return clamp(x, min, max)
 

@@ -365,7 +365,7 @@ floor, ceil, trunc = _keeps_integers("floor", np.floor), _keeps_integers("ceil",
     _keeps_integers("trunc", np.trunc)
 
 
-def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 (NumPy's and torch's name)
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # NumPy's and torch's name
     """Round to ``decimals`` places, halves to even (as np.round and torch.round); gradient 0 everywhere."""
     if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")

@@ -104,16 +104,16 @@ class TensorMethods:
     def abs(self) -> Tensor:
         return ew.abs(self)
 
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # torch's names
         return ew.clip(self, min, max)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch's names)
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # torch's names
         return ew.clamp(self, min, max)
 
-    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002 (torch's name)
+    def clamp_min(self, min: Any) -> Tensor:  # torch's name
         return ew.clamp_min(self, min)
 
-    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002 (torch's name)
+    def clamp_max(self, max: Any) -> Tensor:  # torch's name
         return ew.clamp_max(self, max)
 
     def maximum(self, other: Any) -> Tensor:
