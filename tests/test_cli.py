@@ -293,6 +293,7 @@ def test_resume_with_nothing_left_to_do(tmp_path: Path) -> None:
         (["train", "--hidden-dims", "32,x"], r"argument --hidden-dims: expected comma-separated positive integers"),
         (["train", "--hidden-dims", "0"], r"argument --hidden-dims: expected comma-separated positive integers"),
         (["train", "--beta", "-0.5"], r"argument --beta: expected a number >= 0"),
+        (["train", "--arch", "resnet"], r"argument --arch: invalid choice: 'resnet'"),
         (["train", "--seed", "-1"], r"argument --seed: expected an integer >= 0"),
         (["train", "-q", "-v"], r"argument -v/--verbose: not allowed with argument -q/--quiet"),
         (["evaluate", "somewhere", "-k", "0"], r"argument -k/--samples: expected a positive integer"),
@@ -311,6 +312,9 @@ def test_data_errors(tmp_path: Path) -> None:
                           r"load_mnist: data directory .*nowhere does not exist")
     assert_one_line_error(run("train", "--data-dir", tmp_path, *out), 1, r"--data-dir is only for --dataset mnist")
     assert_one_line_error(run("train", "--binarize", *out), 1, r"--binarize applies to image data")
+    assert_one_line_error(run("train", "--arch", "conv", *out), 1,
+                          r"--arch conv is for image data \(digits, mnist\); mixture holds points, not images: "
+                          r"use --arch mlp")
     assert_one_line_error(run("train", "--likelihood", "bernoulli", *out), 1,
                           r"the bernoulli likelihood needs data in \[0, 1\], but mixture ranges over \[-\d")
     mnist = tmp_path / "mnist"
