@@ -139,21 +139,21 @@ def test_user_modules_that_break_the_contract_are_named() -> None:
 
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
-    ({"encoder": lambda x: x}, TypeError, r"VAE: encoder must be a tinygrad_vae.nn.Module mapping \(batch, input_dim\) "
-                                          r"to \(batch, 2 \* latent_dim\), got function"),
+    ({"encoder": lambda x: x}, TypeError, (r"VAE: encoder must be a tinygrad_vae.nn.Module mapping "
+                                           r"\(batch, input_dim\) to \(batch, 2 \* latent_dim\), got function")),
     ({"decoder": np.zeros(3)}, TypeError, r"VAE: decoder must be a tinygrad_vae.nn.Module .*, got ndarray"),
     ({"encoder": nn.Linear(5, 4, dtype=np.float32)}, TypeError,
      r"VAE: encoder parameter 'weight' is float32, but the VAE's dtype is float64"),
     ({"encoder": nn.ReLU(), "decoder": nn.ReLU(), "hidden_dims": (8,)}, ValueError,
-     r"VAE: hidden_dims and decoder_hidden_dims shape the MLP the VAE builds; with both encoder= and decoder= "
-     r"given it builds none"),
+     (r"VAE: hidden_dims and decoder_hidden_dims shape the MLP the VAE builds; with both encoder= and decoder= "
+      r"given it builds none")),
     ({"decoder": nn.ReLU(), "decoder_hidden_dims": (8,)}, ValueError,
      r"VAE: decoder_hidden_dims shape the MLP decoder; with decoder= given it builds none"),
     ({"encoder": nn.ReLU(), "arch": "conv", "image_shape": (1, 5, 1)}, ValueError,
      r"VAE: give either arch='conv' or your own encoder, not both"),
     ({"arch": "resnet"}, ValueError, r"VAE: arch must be one of \('mlp', 'conv'\), got 'resnet'"),
-    ({"arch": "conv"}, ValueError, r"VAE: arch='conv' needs image_shape=\(channels, height, width\) of positive "
-                                   r"ints, got None"),
+    ({"arch": "conv"}, ValueError, (r"VAE: arch='conv' needs image_shape=\(channels, height, width\) of positive "
+                                    r"ints, got None")),
     ({"arch": "conv", "image_shape": (5, 1)}, ValueError, r"needs image_shape=.*, got \(5, 1\)"),
     ({"arch": "conv", "image_shape": (1, 2, 2)}, ValueError,
      r"VAE: image_shape \(1, 2, 2\) holds 4 numbers, but input_dim is 5"),
