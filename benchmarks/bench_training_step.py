@@ -248,8 +248,9 @@ def engine_modules_variant(params: Params) -> Variant:
     p = {}
     for name, layer in layers.items():
         p["W_" + name], p["b_" + name] = layer.weight, layer.bias
+    # The baseline's W is (in, out), as in the notebook; Linear's is torch's (out, in).
     for name, t in p.items():
-        t.data = params[name].copy()
+        t.data = (params[name].T if name.startswith("W_") else params[name]).copy()
     optimizer = optim.SGD(p.values(), lr=1.0)
 
     def update(lr: float) -> None:
@@ -257,7 +258,13 @@ def engine_modules_variant(params: Params) -> Variant:
         optimizer.step()
         optimizer.zero_grad()
 
-    return tensor_variant(p, model, update)
+    step, loss_and_grads = tensor_variant(p, model, update)
+
+    def loss_and_notebook_grads(x: np.ndarray, eps: np.ndarray) -> tuple[float, Params]:
+        loss, grads = loss_and_grads(x, eps)
+        return loss, {name: g.T if name.startswith("W_") else g for name, g in grads.items()}
+
+    return step, loss_and_notebook_grads
 
 
 # --------------------------------------------------------------------------

@@ -74,9 +74,9 @@ class TorchVAE(torch.nn.Module):
             self.log_var_head = torch.nn.Linear(sizes[-1], model.latent_dim)
             dec = (model.latent_dim, *model.decoder_hidden_dims)
             self.decoder = torch.nn.Sequential(*self._stack(dec), torch.nn.Linear(dec[-1], model.input_dim))
-        # tinygrad_vae's Linear stores (in, out); torch's (out, in). Names and conv layouts match otherwise.
-        state = {name: torch.from_numpy(array.T.copy() if array.ndim == 2 else array.copy())
-                 for name, array in model.state_dict().items()}
+        # Same names and layouts (Linear's weight is (out, in) in both, Conv2d's (out, in, kh, kw),
+        # ConvTranspose2d's (in, out, kh, kw)).
+        state = {name: torch.from_numpy(array.copy()) for name, array in model.state_dict().items()}
         self.load_state_dict(state)
 
     @staticmethod
@@ -113,9 +113,7 @@ class TorchVAE(torch.nn.Module):
 
     def copy_into(self, model: VAE) -> None:
         """Write these weights into the tinygrad_vae ``model`` (same architecture)."""
-        model.load_state_dict({name: (array.T if array.ndim == 2 else array)
-                               for name, array in ((name, tensor.detach().numpy())
-                                                   for name, tensor in self.state_dict().items())})
+        model.load_state_dict({name: tensor.detach().numpy() for name, tensor in self.state_dict().items()})
 
 
 def train_torch(net: TorchVAE, x: np.ndarray, epochs: int, batch_size: int, lr: float, seed: int) -> float:

@@ -298,18 +298,16 @@ def test_vae_beta_weighs_the_kl_term() -> None:
     assert total1.item() == pytest.approx(recon1.item() + kl1.item(), rel=1e-14)
 
 
-def test_linear_scale_sets_the_std_of_its_weights() -> None:
-    layer = Linear(3, 4, scale=0.5, rng=np.random.default_rng(0), dtype=np.float64)
-    np.testing.assert_allclose(layer.weight.data, 0.5 * np.random.default_rng(0).standard_normal((3, 4)), rtol=1e-15)
-
-
-def test_vae_scale_sets_the_std_of_every_weight() -> None:
-    small = VAE(2, scale=0.1, rng=np.random.default_rng(0), dtype=np.float64).state_dict()
-    large = VAE(2, scale=0.3, rng=np.random.default_rng(0), dtype=np.float64).state_dict()
-    weights = [key for key in small if key.endswith("weight")]
-    assert len(weights) == 5  # encoder hidden, mu head, log_var head, decoder hidden, decoder output
-    for key in weights:
-        np.testing.assert_allclose(large[key], 3 * small[key], rtol=1e-13)
+def test_vae_weight_init_torch_uses_linears_default_and_notebook_its_own() -> None:
+    torch_style = VAE(2, weight_init="torch", rng=np.random.default_rng(0), dtype=np.float64)
+    notebook = VAE(2, rng=np.random.default_rng(0), dtype=np.float64)
+    for name, param in torch_style.named_parameters():
+        bound = 1 / np.sqrt(dict(torch_style.named_modules())[name.rsplit(".", 1)[0]].in_features)
+        assert np.abs(param.data).max() <= bound and param.data.all(), name
+    assert np.abs(torch_style.encoder[0].weight.data).max() > 0.9 / np.sqrt(2)  # 64 draws from U(-1/sqrt(2), ...)
+    assert not any(p.data.any() for name, p in notebook.named_parameters() if name.endswith("bias"))
+    with pytest.raises(ValueError, match="VAE: weight_init must be one of \\('notebook', 'torch'\\), got 'xavier'"):
+        VAE(2, weight_init="xavier")
 
 
 # ---- transforms -----------------------------------------------------------------------------
@@ -370,7 +368,7 @@ def test_clip_grad_norm_on_a_single_tensor_clips_it() -> None:
 
 
 def test_strict_load_state_dict_refuses_unexpected_keys_alone() -> None:
-    layer = Linear(2, 3, rng=np.random.default_rng(0), dtype=np.float64)
+    layer = Linear(2, 3, dtype=np.float64, generator=np.random.default_rng(0))
     before = {key: value.copy() for key, value in layer.state_dict().items()}
     state = {key: np.zeros_like(value) for key, value in before.items()}
     state["extra.weight"] = np.zeros(2)  # nothing missing, one key too many
@@ -401,7 +399,7 @@ class _Hostile:
 
 def test_load_refuses_a_pickled_object_without_unpickling_it(tmp_path: Any) -> None:
     path = tmp_path / "hostile.npz"
-    meta = json.dumps({"format": "tinygrad_vae.checkpoint", "version": 1, "order": ["w"], "values": {}})
+    meta = json.dumps({"format": "tinygrad_vae.checkpoint", "version": 2, "order": ["w"], "values": {}})
     hostile = np.empty(1, dtype=object)
     hostile[0] = _Hostile()
     np.savez(path, __tinygrad_vae__=np.asarray(meta), w=hostile)  # np.savez pickles object arrays

@@ -1,4 +1,4 @@
-"""Modules: registration, names, state dicts and their errors; Linear (forward, gradients, inits); Sequential."""
+"""Modules: registration, names, buffers, state dicts and their errors, casting; Linear (torch layout); containers."""
 
 import copy
 import re
@@ -6,16 +6,16 @@ import re
 import numpy as np
 import pytest
 
-from tinygrad_vae import init, nn
+from tinygrad_vae import nn
 from tinygrad_vae.core import OpError, Tensor, get_default_dtype, set_default_dtype
-from tinygrad_vae.testing.gradcheck import gradcheck
+from tinygrad_vae.testing.gradcheck import gradcheck, gradgradcheck
 
 
 class Encoder(nn.Module):
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__()
-        self.hidden = nn.Linear(2, 4, rng=rng)
-        self.mu = nn.Linear(4, 3, rng=rng)
+        self.hidden = nn.Linear(2, 4, generator=rng)
+        self.mu = nn.Linear(4, 3, generator=rng)
         self.scale = nn.Parameter(np.ones(3, dtype=np.float32))
         self.note = "not a parameter"
 
@@ -29,7 +29,7 @@ class Model(nn.Module):
         rng = np.random.default_rng(seed)
         self.temperature = nn.Parameter(np.array(1.0, dtype=np.float32))
         self.encoder = Encoder(rng)
-        self.decoder = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.ReLU(), nn.Linear(4, 2, rng=rng))
+        self.decoder = nn.Sequential(nn.Linear(3, 4, generator=rng), nn.ReLU(), nn.Linear(4, 2, generator=rng))
 
     def forward(self, x):
         return self.decoder(self.encoder(x)) * self.temperature
@@ -112,8 +112,8 @@ def test_reassignment_and_deletion_update_the_registry():
 
 
 def test_shared_parameter_listed_once_but_saved_under_each_name():
-    first = nn.Linear(2, 2, rng=np.random.default_rng(0))
-    second = nn.Linear(2, 2, rng=np.random.default_rng(1))
+    first = nn.Linear(2, 2, generator=np.random.default_rng(0))
+    second = nn.Linear(2, 2, generator=np.random.default_rng(1))
     second.weight = first.weight
     model = nn.Sequential(first, second)
     assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
@@ -222,15 +222,15 @@ def test_load_state_dict_only_missing_keys_message():
     with pytest.raises(KeyError, match=re.escape(
         "Linear.load_state_dict: missing keys ['bias'] (the module has keys ['weight', 'bias'])"
     )):
-        model.load_state_dict({"weight": np.zeros((2, 3), dtype=np.float32)})
+        model.load_state_dict({"weight": np.zeros((3, 2), dtype=np.float32)})
 
 
 def test_load_state_dict_shape_mismatch_names_key_and_shapes():
     model = Model()
     state = model.state_dict()
-    state["encoder.mu.weight"] = np.zeros((3, 4), dtype=np.float32)
+    state["encoder.mu.weight"] = np.zeros((4, 3), dtype=np.float32)  # the transpose (an old checkpoint's layout)
     with pytest.raises(ValueError, match=re.escape(
-        "Model.load_state_dict: for key 'encoder.mu.weight' expected shape (4, 3), got (3, 4)"
+        "Model.load_state_dict: for key 'encoder.mu.weight' expected shape (3, 4), got (4, 3)"
     )):
         model.load_state_dict(state)
 
@@ -284,37 +284,38 @@ def test_repr_shows_the_tree():
 # ---- Linear ----------------------------------------------------------------------------
 
 
-def test_linear_forward_matches_numpy():
+def test_linear_forward_is_x_times_w_transposed_plus_b():
     rng = np.random.default_rng(0)
-    layer = nn.Linear(3, 5, rng=rng, dtype=np.float64)
-    layer.bias.data[...] = rng.standard_normal(5)
+    layer = nn.Linear(3, 5, dtype=np.float64, generator=rng)
+    assert layer.weight.shape == (5, 3) and layer.bias.shape == (5,)  # torch's (out, in)
     x = rng.standard_normal((7, 3))
-    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data + layer.bias.data, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data.T + layer.bias.data, rtol=1e-12, atol=0)
     x3 = rng.standard_normal((2, 4, 3))
-    np.testing.assert_allclose(layer(Tensor(x3)).data, x3 @ layer.weight.data + layer.bias.data, rtol=1e-12, atol=0)
-    assert layer.weight.shape == (3, 5) and layer.bias.shape == (5,)
-    assert np.array_equal(nn.Linear(3, 5).bias.data, np.zeros(5))
+    np.testing.assert_allclose(layer(Tensor(x3)).data, x3 @ layer.weight.data.T + layer.bias.data, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(nn.functional.linear(Tensor(x), layer.weight, layer.bias).data, layer(x).data,
+                               rtol=0, atol=0)
 
 
-def test_linear_uses_one_fused_affine_op():
+def test_linear_uses_one_fused_op():
     layer = nn.Linear(2, 3)
-    out = layer(np.ones((4, 2), dtype=np.float32))
-    assert type(out._ctx).__name__ == "Affine"
+    assert type(layer(np.ones((4, 2), dtype=np.float32))._ctx).__name__ == "Affine"
+    assert type(nn.Linear(2, 3, bias=False)(np.ones((4, 2), dtype=np.float32))._ctx).__name__ == "MatMul"
 
 
 def test_linear_without_bias():
     rng = np.random.default_rng(1)
-    layer = nn.Linear(3, 2, bias=False, rng=rng, dtype=np.float64)
+    layer = nn.Linear(3, 2, bias=False, dtype=np.float64, generator=rng)
     assert layer.bias is None
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
     x = rng.standard_normal((4, 3))
-    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data.T, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(nn.functional.linear(Tensor(x), layer.weight).data, x @ layer.weight.data.T, rtol=1e-12)
 
 
 def test_linear_gradients_match_finite_differences():
     rng = np.random.default_rng(2)
-    layer = nn.Linear(3, 4, rng=rng, dtype=np.float64)
-    x, b = rng.standard_normal((5, 3)), rng.standard_normal(4)
+    layer = nn.Linear(3, 4, dtype=np.float64, generator=rng)
+    x, b = rng.standard_normal((2, 5, 3)), rng.standard_normal(4)
 
     def fn(x_t, w_t, b_t):
         # gradcheck differentiates its own copies of the inputs: put them in the layer's slots
@@ -324,15 +325,16 @@ def test_linear_gradients_match_finite_differences():
         return layer(x_t).tanh()
 
     assert gradcheck(fn, [x, layer.weight.data.copy(), b], atol=1e-6, rtol=1e-6)
+    assert gradgradcheck(fn, [x, layer.weight.data.copy(), b], atol=1e-5, rtol=1e-5)
 
 
 def test_linear_parameter_gradients_via_backward_match_numpy():
     rng = np.random.default_rng(3)
-    layer = nn.Linear(3, 2, rng=rng, dtype=np.float64)
+    layer = nn.Linear(3, 2, dtype=np.float64, generator=rng)
     x = rng.standard_normal((6, 3))
     g = rng.standard_normal((6, 2))
-    layer(x).backward(g)
-    np.testing.assert_allclose(layer.weight.grad.data, x.T @ g, rtol=1e-12, atol=1e-15)
+    layer(Tensor(x, requires_grad=True)).backward(g)
+    np.testing.assert_allclose(layer.weight.grad.data, g.T @ x, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(layer.bias.grad.data, g.sum(axis=0), rtol=1e-12, atol=1e-15)
 
 
@@ -344,6 +346,11 @@ def test_linear_wrong_input_width_names_layer_and_shapes():
         layer(np.ones((4, 5), dtype=np.float32))
     with pytest.raises(OpError, match=re.escape("expected input of shape (..., 3), got ()")):
         layer(np.float32(1.0))
+    with pytest.raises(OpError, match=re.escape("linear: expected x (..., n_in), W (n_out, n_in), b (n_out,); "
+                                                "got x (4, 2), W (2, 3), b (2,)")):
+        nn.functional.linear(np.ones((4, 2)), np.ones((2, 3)), np.ones(2))
+    with pytest.raises(OpError, match=re.escape("linear: expected a 2-D weight (out_features, in_features), got shape (3,)")):
+        nn.functional.linear(np.ones((4, 3)), np.ones(3))
 
 
 def test_linear_dtype_default_and_explicit(float64_default):
@@ -357,73 +364,36 @@ def test_linear_default_dtype_is_float32():
 
 
 def test_linear_bad_arguments():
-    with pytest.raises(ValueError, match="Linear: init must be one of \\['kaiming', 'normal', 'xavier'\\], got 'glorot'"):
-        nn.Linear(2, 2, init="glorot")
     with pytest.raises(ValueError, match="Linear: in_features must be a positive int, got 0"):
         nn.Linear(0, 2)
     with pytest.raises(ValueError, match="Linear: out_features must be a positive int, got 2.5"):
         nn.Linear(2, 2.5)
+    with pytest.raises(TypeError, match="Linear: generator must be a numpy.random.Generator or None, got int"):
+        nn.Linear(2, 2, generator=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rng'"):
+        nn.Linear(2, 2, rng=np.random.default_rng(0))
 
 
-def test_linear_same_seed_same_weights():
-    a = nn.Linear(4, 3, rng=np.random.default_rng(7))
-    b = nn.Linear(4, 3, rng=np.random.default_rng(7))
-    c = nn.Linear(4, 3, rng=np.random.default_rng(8))
-    assert np.array_equal(a.weight.data, b.weight.data)
+def test_linear_same_seed_same_weights_and_default_bounds():
+    a = nn.Linear(4, 3, generator=np.random.default_rng(7))
+    b = nn.Linear(4, 3, generator=np.random.default_rng(7))
+    c = nn.Linear(4, 3, generator=np.random.default_rng(8))
+    assert np.array_equal(a.weight.data, b.weight.data) and np.array_equal(a.bias.data, b.bias.data)
     assert not np.array_equal(a.weight.data, c.weight.data)
+    # torch's default: weight and bias uniform on (-1/sqrt(in), 1/sqrt(in)), weight drawn first.
+    wide = nn.Linear(400, 300, dtype=np.float64, generator=np.random.default_rng(9))
+    bound = 1 / np.sqrt(400)
+    for values in (wide.weight.data, wide.bias.data):
+        assert np.abs(values).max() <= bound and np.quantile(np.abs(values), 0.99) > 0.95 * bound
+    expected = np.random.default_rng(9)
+    np.testing.assert_allclose(wide.weight.data, expected.uniform(-bound, bound, (300, 400)), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(wide.bias.data, expected.uniform(-bound, bound, 300), rtol=1e-14, atol=0)
 
 
-# ---- initializers --------------------------------------------------------------------------
-# 400 x 500 = 200,000 samples. The sample mean of n draws with std s has standard error
-# s / sqrt(n); the sample std has relative standard error sqrt((kurtosis - 1) / n) / 2
-# (kurtosis 3 for a normal, 1.8 for a uniform). Tolerances are 5 standard errors.
-FAN_IN, FAN_OUT = 400, 500
-N = FAN_IN * FAN_OUT
-
-
-def _check_moments(w: np.ndarray, std: float, kurtosis: float) -> None:
-    assert abs(w.mean()) < 5 * std / np.sqrt(N)
-    assert abs(w.std() / std - 1) < 5 * np.sqrt((kurtosis - 1) / N) / 2
-
-
-@pytest.mark.parametrize("init_name, std, kurtosis", [
-    ("normal", 0.1, 3.0),
-    ("xavier", np.sqrt(2.0 / (FAN_IN + FAN_OUT)), 1.8),
-    ("kaiming", np.sqrt(2.0 / FAN_IN), 3.0),
-])
-def test_init_statistics(init_name, std, kurtosis):
-    layer = nn.Linear(FAN_IN, FAN_OUT, init=init_name, rng=np.random.default_rng(11), dtype=np.float64)
-    _check_moments(layer.weight.data, std, kurtosis)
-
-
-def test_normal_init_scale():
-    w = init.normal((FAN_IN, FAN_OUT), rng=np.random.default_rng(12), dtype=np.float64, scale=0.3)
-    _check_moments(w, 0.3, 3.0)
-
-
-def test_xavier_is_uniform_within_its_bound():
-    bound = np.sqrt(6.0 / (FAN_IN + FAN_OUT))
-    w = init.xavier_uniform((FAN_IN, FAN_OUT), rng=np.random.default_rng(13), dtype=np.float64)
-    assert np.abs(w).max() <= bound
-    # The top 1% of |w| reaches 99% of the bound (a normal with the same std would not).
-    assert np.quantile(np.abs(w), 0.99) > 0.98 * bound
-
-
-@pytest.mark.parametrize("fn", [init.normal, init.xavier_uniform, init.kaiming_normal])
-def test_init_dtypes_agree_up_to_rounding(fn):
-    w64 = fn((3, 4), rng=np.random.default_rng(5), dtype=np.float64)
-    w32 = fn((3, 4), rng=np.random.default_rng(5), dtype=np.float32)
-    assert w64.dtype == np.float64 and w32.dtype == np.float32
-    assert np.array_equal(w32, w64.astype(np.float32))
-
-
-def test_init_errors():
-    with pytest.raises(ValueError, match=re.escape("init.xavier_uniform: expected a 2-D weight shape (fan_in, fan_out) with positive sizes, got (3,)")):
-        init.xavier_uniform((3,))
-    with pytest.raises(TypeError, match="init.kaiming_normal: dtype must be float32 or float64, got int32"):
-        init.kaiming_normal((2, 2), dtype=np.int32)
-    with pytest.raises(TypeError, match="init.normal: rng must be a numpy.random.Generator or None, got RandomState"):
-        init.normal((2, 2), rng=np.random.RandomState(0))
+def test_identity_returns_its_input():
+    x = Tensor(np.ones(3))
+    assert nn.Identity(54, unused="x")(x) is x
+    assert repr(nn.Identity()) == "Identity()"
 
 
 # ---- activations and Sequential -------------------------------------------------------------
@@ -453,11 +423,11 @@ def test_sequential_container_protocol():
 
 def test_sequential_forward_composes_in_order():
     rng = np.random.default_rng(4)
-    first = nn.Linear(2, 3, rng=rng, dtype=np.float64)
-    second = nn.Linear(3, 1, rng=rng, dtype=np.float64)
+    first = nn.Linear(2, 3, generator=rng, dtype=np.float64)
+    second = nn.Linear(3, 1, generator=rng, dtype=np.float64)
     seq = nn.Sequential(first, nn.Tanh(), second)
     x = rng.standard_normal((5, 2))
-    expected = np.tanh(x @ first.weight.data) @ second.weight.data
+    expected = np.tanh(x @ first.weight.data.T + first.bias.data) @ second.weight.data.T + second.bias.data
     np.testing.assert_allclose(seq(x).data, expected, rtol=1e-12, atol=1e-15)
 
 
@@ -497,3 +467,104 @@ def test_functional_activations_match_their_definitions() -> None:
     np.testing.assert_allclose(F.softmax(t, dim=0).data, column_softmax)
     np.testing.assert_allclose(F.log_softmax(t, dim=0).data, np.log(column_softmax))
     np.testing.assert_allclose(F.softmax(t).data.sum(axis=-1), [1.0, 1.0])  # dim=-1 by default
+
+
+# ---- buffers, casting, freezing ------------------------------------------------------------
+
+
+class Counter(nn.Module):
+    """A module with a float buffer, an integer buffer and a non-persistent buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(np.ones(2, dtype=np.float32))
+        self.register_buffer("running_mean", Tensor(np.zeros(2, dtype=np.float32)))
+        self.register_buffer("steps", Tensor(np.array(0, dtype=np.int64)))
+        self.register_buffer("scratch", Tensor(np.ones(3, dtype=np.float32)), persistent=False)
+        self.register_buffer("unset", None)
+
+    def forward(self, x):
+        return x * self.weight + self.running_mean
+
+
+def test_buffers_are_listed_and_persistent_ones_saved():
+    model = nn.Sequential(Counter(), Counter())
+    assert [name for name, _ in model.named_buffers()] == [
+        "0.running_mean", "0.steps", "0.scratch", "1.running_mean", "1.steps", "1.scratch"]
+    assert list(model[0].buffers(recurse=False)) == [model[0].running_mean, model[0].steps, model[0].scratch]
+    assert list(model.buffers(recurse=False)) == []
+    assert list(model.state_dict()) == ["0.weight", "0.running_mean", "0.steps", "1.weight", "1.running_mean", "1.steps"]
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "1.weight"]
+
+
+def test_buffers_load_in_place_and_round_trip():
+    source, target = Counter(), Counter()
+    source.running_mean.data[...] = [1.5, -2.0]
+    source.steps.data[...] = 7
+    array = target.running_mean.data
+    assert target.load_state_dict(source.state_dict()) == nn.IncompatibleKeys([], [])
+    assert target.running_mean.data is array
+    assert np.array_equal(array, [1.5, -2.0]) and int(target.steps.data) == 7
+    assert np.array_equal(target.scratch.data, np.ones(3))  # not persistent: not loaded
+    state = source.state_dict()
+    del state["running_mean"]
+    with pytest.raises(KeyError, match=re.escape("Counter.load_state_dict: missing keys ['running_mean']")):
+        target.load_state_dict(state)
+
+
+def test_assigning_to_a_buffer_keeps_it_registered():
+    model = Counter()
+    replacement = Tensor(np.full(2, 3.0, dtype=np.float32))
+    model.running_mean = replacement
+    assert dict(model.named_buffers())["running_mean"] is replacement
+    assert list(model.state_dict())[1] == "running_mean"
+    model.unset = Tensor(np.zeros(1, dtype=np.float32))
+    assert "unset" in model.state_dict()
+    model.scratch = Tensor(np.zeros(1, dtype=np.float32))
+    assert "scratch" not in model.state_dict()  # stays non-persistent
+    with pytest.raises(TypeError, match="Counter: cannot assign ndarray to buffer 'running_mean' \\(a Tensor or None"):
+        model.running_mean = np.zeros(2)
+    del model.running_mean
+    assert "running_mean" not in dict(model.named_buffers())
+
+
+def test_register_buffer_errors():
+    model = Counter()
+    with pytest.raises(TypeError, match="Counter.register_buffer: cannot register ndarray as buffer 'b'"):
+        model.register_buffer("b", np.zeros(2))
+    with pytest.raises(KeyError, match="Counter.register_buffer: attribute 'weight' already exists"):
+        model.register_buffer("weight", Tensor(np.zeros(2)))
+    with pytest.raises(KeyError, match="without '.', got 'a.b'"):
+        model.register_buffer("a.b", Tensor(np.zeros(2)))
+    with pytest.raises(TypeError, match="Counter.register_buffer: 'p' is a Parameter"):
+        model.register_buffer("p", nn.Parameter(np.zeros(2)))
+
+
+def test_to_double_float_cast_in_place_and_keep_the_parameter_objects():
+    model = nn.Sequential(Counter(), nn.Linear(2, 2))
+    params = list(model.parameters())
+    model(np.ones((1, 2), dtype=np.float32)).sum().backward()
+    assert model.double() is model
+    assert list(model.parameters()) == params  # the same objects: an optimizer holding them still works
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in params)
+    assert model[0].running_mean.dtype == np.float64 and model[0].scratch.dtype == np.float64
+    assert model[0].steps.dtype == np.int64  # integer buffers are not cast
+    assert model.float()[1].weight.dtype == np.float32 and model[0].running_mean.dtype == np.float32
+    with pytest.raises(TypeError, match="Sequential.to: only float32 and float64 are supported, got int32"):
+        model.to(np.int32)
+    with pytest.raises(TypeError, match="Sequential.to: expected a dtype"):
+        model.to("cuda:0")
+
+
+def test_requires_grad_freezes_and_parameter_can_start_frozen():
+    model = Model()
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.decoder.requires_grad_()
+    assert [p.requires_grad for p in model.parameters()] == [False] * 6 + [True] * 4
+    frozen = nn.Parameter(np.zeros(2), requires_grad=False)
+    assert not frozen.requires_grad and frozen.is_leaf
+    (Tensor(np.ones(2), requires_grad=True) * frozen).sum().backward()
+    assert frozen.grad is None
+    with pytest.raises(TypeError, match="Parameter: requires_grad must be a bool, got str"):
+        nn.Parameter(np.zeros(2), "no")

@@ -207,8 +207,8 @@ def test_state_dict_round_trip_continues_bit_identically(name, through_file, tmp
                for _ in range(6)]
 
     def make_model() -> nn.Module:
-        return nn.Sequential(nn.Linear(3, 4, rng=np.random.default_rng(10)), nn.Tanh(),
-                             nn.Linear(4, 2, rng=np.random.default_rng(11)))
+        return nn.Sequential(nn.Linear(3, 4, generator=np.random.default_rng(10)), nn.Tanh(),
+                             nn.Linear(4, 2, generator=np.random.default_rng(11)))
 
     uninterrupted = make_model()
     opt = OPTIMIZERS[name](uninterrupted.parameters())

@@ -25,7 +25,7 @@ def _assert_same_tree(a, b, where=""):
 
 
 def _model(seed: int = 0) -> nn.Module:
-    return nn.Sequential(nn.Linear(2, 3, rng=np.random.default_rng(seed)), nn.ReLU(), nn.Linear(3, 1))
+    return nn.Sequential(nn.Linear(2, 3, generator=np.random.default_rng(seed)), nn.ReLU(), nn.Linear(3, 1))
 
 
 def test_round_trip_of_a_nested_checkpoint(tmp_path):
@@ -208,7 +208,8 @@ def test_wrong_format_tag_and_version(tmp_path):
     with np.load(path) as npz:
         meta = str(npz["__tinygrad_vae__"])
     for old, new, message in [('"format": "tinygrad_vae.checkpoint"', '"format": "x"', "does not carry the format tag"),
-                              ('"version": 1', '"version": 99', "it has format version 99; this library reads version 1")]:
+                              ('"version": 2', '"version": 99', "it has format version 99; this library reads version 2"),
+                              ('"version": 2', '"version": 1', r"format version 1, written when nn.Linear stored its weight as \(in_fe")]:
         np.savez(path, __tinygrad_vae__=np.asarray(meta.replace(old, new)))
         with pytest.raises(ValueError, match=message):
             serialization.load(path)

@@ -209,13 +209,13 @@ def linear_gaussian(posterior_shift: float = 0.0, posterior_log_var_shift: float
     big = 50.0
     model.encoder[0].weight.data[...] = np.eye(3)
     model.encoder[0].bias.data[...] = big
-    model.mu_head.weight.data[...] = gain
+    model.mu_head.weight.data[...] = gain.T  # Linear weights are (out, in): y = x @ W.T + b
     model.mu_head.bias.data[...] = -(c + big) @ gain + posterior_shift
     model.log_var_head.weight.data[...] = 0.0
     model.log_var_head.bias.data[...] = np.log(post_var) + posterior_log_var_shift
     model.decoder[0].weight.data[...] = np.eye(2)
     model.decoder[0].bias.data[...] = big
-    model.decoder[2].weight.data[...] = m
+    model.decoder[2].weight.data[...] = m.T
     model.decoder[2].bias.data[...] = c - big * m.sum(axis=0)
     cov = m.T @ m + sigma2 * np.eye(3)  # p(x) = N(c, M^T M + sigma^2 I)
 

@@ -73,7 +73,12 @@ def setup(seed: int, batch: int = 64, hidden: int = 32):
 
 
 def notebook_params(model: VAE) -> dict:
-    return {NAMES[name]: value for name, value in model.state_dict().items()}
+    """The notebook's variables: its formulas use W as (in, out), the transpose of torch's (out, in) layout."""
+    return {NAMES[name]: value.T if name.endswith("weight") else value for name, value in model.state_dict().items()}
+
+
+def engine_layout(name: str, notebook_value: np.ndarray) -> np.ndarray:
+    return notebook_value.T if name.endswith("weight") else notebook_value
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -85,7 +90,8 @@ def test_loss_and_every_gradient_equal_the_notebooks_formulas(seed):
     loss.backward()
     np.testing.assert_allclose([loss.item(), loss_recon.item(), loss_kl.item()], [total, recon, kl], rtol=1e-12, atol=1e-10)
     for name, param in model.named_parameters():
-        np.testing.assert_allclose(param.grad.data, expected_grads[NAMES[name]], rtol=1e-10, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(param.grad.data, engine_layout(name, expected_grads[NAMES[name]]),
+                                   rtol=1e-10, atol=1e-10, err_msg=name)
 
 
 def test_one_sgd_step_gives_the_notebooks_weights():
@@ -105,18 +111,24 @@ def test_one_sgd_step_gives_the_notebooks_weights():
 
 
 def test_notebook_architecture_and_initialization():
-    """Default VAE: notebook layers (2 -> 32 -> (mu, log_var) of 2; 2 -> 32 -> 2), weights 0.1 * N(0, 1), zero biases."""
+    """Default VAE: notebook layers (2 -> 32 -> (mu, log_var) of 2; 2 -> 32 -> 2), weights 0.1 * N(0, 1), zero biases.
+
+    Weights have torch's (out, in) layout; the notebook draws each W as (in, out), in the same order.
+    """
     rng = np.random.default_rng(0)
     model = VAE(2, rng=rng)
     shapes = {name: p.shape for name, p in model.named_parameters()}
     assert shapes == {
-        "encoder.0.weight": (2, 32), "encoder.0.bias": (32,), "mu_head.weight": (32, 2), "mu_head.bias": (2,),
-        "log_var_head.weight": (32, 2), "log_var_head.bias": (2,), "decoder.0.weight": (2, 32),
-        "decoder.0.bias": (32,), "decoder.2.weight": (32, 2), "decoder.2.bias": (2,),
+        "encoder.0.weight": (32, 2), "encoder.0.bias": (32,), "mu_head.weight": (2, 32), "mu_head.bias": (2,),
+        "log_var_head.weight": (2, 32), "log_var_head.bias": (2,), "decoder.0.weight": (32, 2),
+        "decoder.0.bias": (32,), "decoder.2.weight": (2, 32), "decoder.2.bias": (2,),
     }
     expected = np.random.default_rng(0)  # same draw order as the notebook: W_enc1, W_mu, W_logvar, W_dec1, W_dec2
     for name, param in model.named_parameters():
         if name.endswith("bias"):
             assert not param.data.any()
         else:
-            np.testing.assert_allclose(param.data, (expected.standard_normal(param.shape) * 0.1).astype(np.float32))
+            notebook_w = (expected.standard_normal(param.shape[::-1]) * 0.1).astype(np.float32)
+            np.testing.assert_array_equal(param.data, notebook_w.T)
+    # the generator is left where the notebook's draws leave it (the next draws, eps, are the notebook's)
+    assert rng.bit_generator.state == expected.bit_generator.state

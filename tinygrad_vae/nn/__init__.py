@@ -1,29 +1,31 @@
 """Neural-network building blocks in the style of ``torch.nn``.
 
-    module.py         Module and Parameter: registration, traversal, state_dict
-    linear.py         Linear
+    module.py         Module and Parameter: registration, buffers, traversal, state_dict, to(dtype)
+    linear.py         Linear (torch's (out, in) weight and initialisation), Identity
     activation.py     ReLU, Sigmoid, Tanh
-    container.py      Sequential
+    container.py      Sequential, ModuleList, ModuleDict, Flatten, Unflatten
     functional.py     the functions behind the modules (activations and losses), as torch.nn.functional
-    init.py           weight initializers, each drawing from a numpy.random.Generator
+    init.py           torch.nn.init's in-place initialisers, each drawing from a numpy.random.Generator
     serialization.py  save/load of nested state dicts as .npz, written atomically
 
 Differences from PyTorch, kept on purpose for a small teaching library:
 
-- ``Linear`` stores its weight as ``(in_features, out_features)`` and
-  computes ``x @ W + b`` (the origin notebook's layout), not ``x @ W.T + b``.
-- There are no buffers, hooks on modules, or devices.
+- Randomness comes from a ``generator=`` argument (modules, ``init``); None means a
+  fresh unseeded ``np.random.default_rng()``: there is no global RNG to seed.
+- ``Module.to`` takes a dtype only (float32/float64): there are no devices.
+- There are no hooks on modules.
 - ``zero_grad`` always sets ``.grad = None`` (PyTorch's default).
 - ``load_state_dict`` refuses a dtype mismatch instead of casting silently.
 """
 
 from tinygrad_vae.nn import functional, init, serialization
 from tinygrad_vae.nn.activation import ReLU, Sigmoid, Tanh
-from tinygrad_vae.nn.container import Sequential
-from tinygrad_vae.nn.linear import Linear
+from tinygrad_vae.nn.container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from tinygrad_vae.nn.linear import Identity, Linear
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
-    "IncompatibleKeys", "Linear", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+    "Flatten", "Identity", "IncompatibleKeys", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU",
+    "Sequential", "Sigmoid", "Tanh", "Unflatten",
     "functional", "init", "serialization",
 ]

@@ -29,6 +29,7 @@ from tinygrad_vae.nn.losses import (
 )
 from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import gelu, normalize, sigmoid, softplus, softsign, tanh
+from tinygrad_vae.ops.linalg import linear
 
 
 def _out_of_place(op: str, inplace: bool) -> None:
@@ -129,7 +130,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
 
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "mish",
-    "normalize", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign", "tanh",
+    "linear", "normalize", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign", "tanh",
     # the losses and attention
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gaussian_nll_loss", "huber_loss",
     "kl_div", "l1_loss", "mse_loss", "nll_loss", "scaled_dot_product_attention", "smooth_l1_loss",

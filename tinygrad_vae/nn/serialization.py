@@ -40,7 +40,9 @@ from tinygrad_vae.core.tensor import Tensor
 
 SEPARATOR = "/"
 FORMAT = "tinygrad_vae.checkpoint"
-VERSION = 1
+# Version 2: nn.Linear's weight is torch's (out_features, in_features). Version 1 files hold the
+# transpose, (in_features, out_features), and are refused rather than loaded with a silent mismatch.
+VERSION = 2
 _META_MEMBER = "__tinygrad_vae__"
 _ZIP_SIGNATURE = b"PK\x03\x04"  # every non-empty zip archive starts with a local file header
 
@@ -199,6 +201,10 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         meta = json.loads(str(members.pop(_META_MEMBER)))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"its metadata does not carry the format tag {FORMAT!r}")
+        if meta.get("version") == 1:
+            raise ValueError(f"it has format version 1, written when nn.Linear stored its weight as (in_features, "
+                             f"out_features); this library reads version {VERSION}, with torch's (out_features, "
+                             f"in_features) layout: retrain, or transpose the Linear weights and save again")
         if meta.get("version") != VERSION:
             raise ValueError(f"it has format version {meta.get('version')!r}; this library reads version {VERSION}")
         flat = {**members, **meta["values"]}

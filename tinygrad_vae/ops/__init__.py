@@ -10,7 +10,7 @@
     movement.py     reshape, transpose/permute/swapaxes/moveaxis, broadcast_to/expand, squeeze/unsqueeze, indexing,
                     concatenate/cat, stack
     shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
-    linalg.py       matmul, affine, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
+    linalg.py       matmul, affine, linear, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
     indexing.py     gather, scatter, scatter_add, scatter_reduce, index_select, take_along_axis, masks, one_hot
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
     special.py      erf, erfc, erfinv

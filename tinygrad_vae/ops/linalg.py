@@ -1,4 +1,4 @@
-"""Linear algebra: the matrix product, ``affine`` (x @ W + b in one node, as layers use it), and einsum.
+"""Linear algebra: the matrix product, ``affine``/``linear`` (x @ W + b, x @ W^T + b in one node), and einsum.
 
 ``Einsum`` is the one other primitive: its gradient is again an einsum (see its docstring).
 The NumPy-named products (tensordot, dot, vdot, inner, outer, kron, cross) are composites of
@@ -94,39 +94,62 @@ def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False)
 
 
 class Affine(Op):
-    """``x @ W + b`` in one node, the layer that ``Linear`` uses.
+    """``x @ W + b`` in one node, or with ``transpose_weight`` torch's ``x @ W^T + b`` (what ``Linear`` uses).
 
-    x: (..., n_in), W: (n_in, n_out), b: (n_out,). Gradients:
-    dx = G W^T,  dW = X^T G,  db = sum of G over the batch,
-    where X and G are x and the output gradient flattened to 2-D.
+    x: (..., n_in); W: (n_in, n_out), or (n_out, n_in) with ``transpose_weight``; b: (n_out,) or ().
+    With X and G the input and the output gradient flattened to 2-D, the gradients are
+    dx = G W^T, dW = X^T G (plain) or dx = G W, dW = G^T X (transposed), and db = the sum of G
+    over the batch. NumPy's matmul multiplies by ``W.T`` (a view) without copying it.
     """
 
     same_float_dtype = True  # float32 @ float64 is an error, as in torch
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[0] or b.shape not in ((w.shape[1],), ()):
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray, transpose_weight: bool = False) -> np.ndarray:
+        self.transpose_weight = transpose_weight
+        n_in, n_out = (w.shape[::-1] if transpose_weight else w.shape) if w.ndim == 2 else (None, None)
+        if n_in is None or x.ndim == 0 or x.shape[-1] != n_in or b.shape not in ((n_out,), ()):
+            layout = "W (n_out, n_in)" if transpose_weight else "W (n_in, n_out)"
             raise OpError(
-                f"affine: expected x (..., n_in), W (n_in, n_out), b (n_out,); "
+                f"{'linear' if transpose_weight else 'affine'}: expected x (..., n_in), {layout}, b (n_out,); "
                 f"got x {x.shape}, W {w.shape}, b {b.shape}"
             )
-        out = x @ w
+        out = x @ (w.T if transpose_weight else w)
         out += b
         return out
 
     def backward(self, grad: Value, out: Value, x: Value, w: Value, b: Value) -> Grads:
         need_x, need_w, need_b = self.needs_input_grad
-        x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[0])
-        g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[1])
-        return (
-            grad @ w.T if need_x else None,
-            x2.T @ g2 if need_w else None,
-            unbroadcast(g2.sum(axis=0), b.shape) if need_b else None,
-        )
+        transposed = self.transpose_weight
+        n_in, n_out = w.shape[::-1] if transposed else w.shape
+        x2 = x if x.ndim == 2 else x.reshape(-1, n_in)
+        g2 = grad if grad.ndim == 2 else grad.reshape(-1, n_out)
+        grad_x = grad_w = None
+        if need_x:
+            grad_x = grad @ w if transposed else grad @ w.T
+        if need_w:
+            grad_w = g2.T @ x2 if transposed else x2.T @ g2
+        return grad_x, grad_w, unbroadcast(g2.sum(axis=0), b.shape) if need_b else None
 
 
 def affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """``x @ weight + bias`` as a single op (fewer NumPy calls forward and backward)."""
+    """``x @ weight + bias`` as a single op, weight (n_in, n_out) (fewer NumPy calls forward and backward)."""
     return Affine.apply(x, weight, bias)
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``torch.nn.functional.linear``: ``input @ weight^T + bias``, weight (out_features, in_features).
+
+    One node (``Affine`` with ``transpose_weight``), or one ``MatMul`` without a bias.
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    weight = lift(weight, x)
+    if weight.ndim != 2:
+        raise OpError(f"linear: expected a 2-D weight (out_features, in_features), got shape {weight.shape}")
+    if bias is None:
+        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise OpError(f"linear: expected x (..., {weight.shape[1]}) for W {weight.shape}, got x {x.shape}")
+        return MatMul.apply(x, weight, transpose_b=True)
+    return Affine.apply(x, weight, lift(bias, x), transpose_weight=True)
 
 
 
@@ -386,4 +409,4 @@ def cross(a: Any, b: Any, axis: int = -1) -> Tensor:
 
 
 # The functional forms, exported by tinygrad_vae.ops and at the top level.
-__all__ = ["affine", "cross", "dot", "einsum", "inner", "kron", "matmul", "outer", "tensordot", "vdot"]
+__all__ = ["affine", "cross", "dot", "einsum", "inner", "kron", "linear", "matmul", "outer", "tensordot", "vdot"]

@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.core import Tensor, get_default_dtype, no_grad
-from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential
+from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential, init
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error, where
 from tinygrad_vae.vae.convolutional import conv_modules
 from tinygrad_vae.validation import check_generator, check_int, is_int
@@ -80,6 +80,8 @@ DEFAULT_HIDDEN_DIMS = {"mlp": (32,), "conv": (16, 32)}
 # A guess of the widest intermediate of a user's module, in numbers per example per input number
 # (a 3x3 convolution to 16 channels at full resolution unfolds to 144 per pixel): it sizes batches only.
 USER_MODULE_WIDTH = 144
+WEIGHT_INITS = ("notebook", "torch")
+NOTEBOOK_WEIGHT_STD = 0.1
 # soft_clamp is the identity on [-LOG_VAR_LINEAR, LOG_VAR_LINEAR] and bounded by 2 * LOG_VAR_LINEAR.
 LOG_VAR_LINEAR = 15.0
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -101,12 +103,25 @@ def soft_clamp(x: Tensor, linear: float = LOG_VAR_LINEAR) -> Tensor:
     return where(inside, x, saturated)
 
 
-def _hidden_stack(sizes: Sequence[int], init: str, scale: float, rng: np.random.Generator, dtype: Any) -> list:
+def _hidden_stack(sizes: Sequence[int], generator: np.random.Generator, dtype: Any) -> list:
     """Linear + ReLU for each consecutive pair of ``sizes``."""
     layers: list[Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
-        layers += [Linear(n_in, n_out, init=init, scale=scale, rng=rng, dtype=dtype), ReLU()]
+        layers += [Linear(n_in, n_out, generator=generator, dtype=dtype), ReLU()]
     return layers
+
+
+def notebook_init_(model: Module, generator: np.random.Generator, std: float = NOTEBOOK_WEIGHT_STD) -> None:
+    """The origin notebook's initialisation of every ``Linear`` of ``model``: W = std * N(0, 1), b = 0.
+
+    Layers are visited in ``modules()`` order. The notebook stores W as (in, out); each draw has
+    that shape and is stored transposed, so one seed gives the notebook's numbers in the same order.
+    """
+    for module in model.modules():
+        if isinstance(module, Linear):
+            module.weight.data[...] = (std * generator.standard_normal((module.in_features, module.out_features))).T
+            if module.bias is not None:
+                init.zeros_(module.bias)
 
 
 def _check_widths(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
@@ -163,8 +178,10 @@ class VAE(Module):
       term has no closed form and is the one-sample estimate log q(z|x) - log p(z).
     - ``iw_samples``: k > 1 trains on the importance-weighted bound (IWAE, Burda et al. 2016)
       instead of the ELBO (needs ``beta=1``).
-    - ``init``/``scale``: weight initializer of every Linear of the MLP (the notebook: normal * 0.1, zero
-      biases); the conv architecture initialises as torch does.
+    - ``weight_init``: ``"notebook"`` (the MLP's default, every MLP preset's): each Linear's weight
+      0.1 * N(0, 1) and zero bias, drawn in the notebook's order and layout (``notebook_init_``);
+      ``"torch"``: the layers' own default (torch's kaiming-uniform weights and uniform biases), the
+      only choice and the default for ``arch="conv"``. Modules of the user's own keep their weights.
     - ``rng``: the ``numpy.random.Generator`` for the initial weights and, unless a call passes its
       own, for eps and prior samples. ``dtype``: float32 or float64 (default: ``get_default_dtype()``).
     """
@@ -188,8 +205,7 @@ class VAE(Module):
         prior: str = "standard",
         prior_components: int = 4,
         iw_samples: int = 1,
-        init: str = "normal",
-        scale: float = 0.1,
+        weight_init: str | None = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -217,6 +233,12 @@ class VAE(Module):
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if prior not in PRIORS:
             raise ValueError(f"VAE: prior must be one of {PRIORS}, got {prior!r}")
+        weight_init = ("torch" if arch == "conv" else "notebook") if weight_init is None else weight_init
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f"VAE: weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
+        if arch == "conv" and weight_init != "torch":
+            raise ValueError(f"VAE: the conv architecture initialises as torch does (weight_init='torch'), "
+                             f"got weight_init={weight_init!r}")
         if (learn_decoder_variance or decoder_variance != 0.5) and likelihood != "gaussian":
             raise ValueError("VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'")
         if not decoder_variance > 0:
@@ -236,28 +258,37 @@ class VAE(Module):
         self.likelihood, self.beta, self.prior = likelihood, float(beta), prior
         self.decoder_variance, self.learn_decoder_variance = float(decoder_variance), bool(learn_decoder_variance)
         self.iw_samples = iw_samples
-        self.prior_components, self.init, self.scale = int(prior_components), init, float(scale)
+        self.prior_components, self.weight_init = int(prior_components), weight_init
         self.arch, self.user_modules = arch, tuple(user_modules)
 
         if arch == "conv":
             self.encoder, self.mu_head, self.log_var_head, self.decoder = conv_modules(
                 self.image_shape, hidden_dims, latent_dim, generator=self.rng, dtype=self.dtype)
         else:
-            # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder.
-            layer = {"init": init, "scale": scale, "rng": self.rng, "dtype": self.dtype}
+            # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder. The notebook's
+            # initialisation overwrites the layers' own, which therefore draw from a generator of their own
+            # (so self.rng's stream is the notebook's).
+            notebook = weight_init == "notebook"
+            layer = {"generator": np.random.default_rng(0) if notebook else self.rng, "dtype": self.dtype}
+            built: list[Module] = []
             if encoder is None:
                 self.encoder = Sequential(*_hidden_stack((input_dim, *hidden_dims), **layer))
                 self.mu_head = Linear(hidden_dims[-1], latent_dim, **layer)
                 self.log_var_head = Linear(hidden_dims[-1], latent_dim, **layer)
+                built += [self.encoder, self.mu_head, self.log_var_head]
             else:
                 self.encoder = _check_user_module(encoder, "encoder", "(batch, input_dim) to (batch, 2 * latent_dim)",
                                                   self.dtype)
             if decoder is None:
                 dec_sizes = (latent_dim, *decoder_hidden_dims)
                 self.decoder = Sequential(*_hidden_stack(dec_sizes, **layer), Linear(dec_sizes[-1], input_dim, **layer))
+                built.append(self.decoder)
             else:
                 self.decoder = _check_user_module(decoder, "decoder", "(batch, latent_dim) to (batch, input_dim)",
                                                   self.dtype)
+            if notebook:
+                for module in built:  # in registration order, so one seed gives the notebook's draws
+                    notebook_init_(module, self.rng)
         if self.learn_decoder_variance:
             self.decoder_log_var = Parameter(np.full(input_dim, math.log(decoder_variance), dtype=self.dtype))
         if prior == "mixture":
@@ -281,7 +312,7 @@ class VAE(Module):
             "decoder_hidden_dims": None if self.arch == "conv" else list(self.decoder_hidden_dims),
             "decoder_variance": self.decoder_variance, "learn_decoder_variance": self.learn_decoder_variance,
             "prior": self.prior, "prior_components": self.prior_components, "iw_samples": self.iw_samples,
-            "init": self.init, "scale": self.scale, "dtype": str(self.dtype),
+            "weight_init": self.weight_init, "dtype": str(self.dtype),
         }
         if self.user_modules:
             config.update(user_modules=list(self.user_modules))
