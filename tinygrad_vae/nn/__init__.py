@@ -2,6 +2,8 @@
 
     module.py         Module and Parameter: registration, buffers, traversal, state_dict, to(dtype)
     linear.py         Linear (torch's (out, in) weight and initialisation), Identity
+    conv.py           Conv1d, Conv2d, ConvTranspose2d
+    pooling.py        MaxPool2d, AvgPool2d, Upsample
     activation.py     ReLU, Sigmoid, Tanh
     container.py      Sequential, ModuleList, ModuleDict, Flatten, Unflatten
     functional.py     the functions behind the modules (activations and losses), as torch.nn.functional
@@ -21,11 +23,14 @@ Differences from PyTorch, kept on purpose for a small teaching library:
 from tinygrad_vae.nn import functional, init, serialization
 from tinygrad_vae.nn.activation import ReLU, Sigmoid, Tanh
 from tinygrad_vae.nn.container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from tinygrad_vae.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from tinygrad_vae.nn.linear import Identity, Linear
 from tinygrad_vae.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_vae.nn.pooling import AvgPool2d, MaxPool2d, Upsample
 
 __all__ = [
-    "Flatten", "Identity", "IncompatibleKeys", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Tanh", "Unflatten",
+    "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose2d", "Flatten", "Identity", "IncompatibleKeys", "Linear",
+    "MaxPool2d", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+    "Unflatten", "Upsample",
     "functional", "init", "serialization",
 ]

@@ -29,7 +29,9 @@ from tinygrad_vae.nn.losses import (
 )
 from tinygrad_vae.ops import activations, shape
 from tinygrad_vae.ops.activations import gelu, normalize, sigmoid, softplus, softsign, tanh
+from tinygrad_vae.ops.convolution import conv1d, conv2d, conv_transpose2d
 from tinygrad_vae.ops.linalg import linear
+from tinygrad_vae.ops.pooling import avg_pool2d, interpolate, max_pool2d
 
 
 def _out_of_place(op: str, inplace: bool) -> None:
@@ -134,4 +136,6 @@ __all__ = [
     # the losses and attention
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gaussian_nll_loss", "huber_loss",
     "kl_div", "l1_loss", "mse_loss", "nll_loss", "scaled_dot_product_attention", "smooth_l1_loss",
+    # convolution and pooling
+    "avg_pool2d", "conv1d", "conv2d", "conv_transpose2d", "interpolate", "max_pool2d",
 ]

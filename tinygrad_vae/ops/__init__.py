@@ -10,6 +10,8 @@
     movement.py     reshape, transpose/permute/swapaxes/moveaxis, broadcast_to/expand, squeeze/unsqueeze, indexing,
                     concatenate/cat, stack
     shape.py        pad, tile/repeat, flip/rot90/roll, split and stack families, diag/diagonal/trace, unfold
+    convolution.py  conv1d, conv2d, conv_transpose2d (im2col and one matrix product; col2im backward)
+    pooling.py      max_pool2d, avg_pool2d, interpolate (nearest)
     linalg.py       matmul, affine, linear, einsum and its products (tensordot, dot, vdot, inner, outer, kron, cross)
     indexing.py     gather, scatter, scatter_add, scatter_reduce, index_select, take_along_axis, masks, one_hot
     creation.py     tensor, zeros/ones/full/empty(_like), eye, arange, linspace, meshgrid, tril/triu, random draws
@@ -25,6 +27,7 @@
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.ops import (
     activations,
+    convolution,
     creation,
     elementwise,
     indexing,
@@ -34,6 +37,7 @@ from tinygrad_vae.ops import (
     math_functions,
     methods,
     movement,
+    pooling,
     reductions,
     scans,
     shape,
@@ -42,8 +46,8 @@ from tinygrad_vae.ops import (
 )
 from tinygrad_vae.ops.base import Op, unbroadcast
 
-MODULES = (activations, creation, elementwise, indexing, linalg, logical, losses, math_functions, movement,
-           reductions, scans, shape, sorting, special)
+MODULES = (activations, convolution, creation, elementwise, indexing, linalg, logical, losses, math_functions,
+           movement, pooling, reductions, scans, shape, sorting, special)
 
 # The functional forms (a primitive's apply, or a composite's function), which the top level exports too;
 # each module's __all__ lists its own.
