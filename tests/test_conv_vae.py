@@ -5,6 +5,8 @@ Each conv test runs on a few images of a few pixels, so the file takes a few sec
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 
 import numpy as np
@@ -12,8 +14,10 @@ import pytest
 
 from tinygrad_vae import nn, serialization
 from tinygrad_vae.core import Tensor
+from tinygrad_vae.testing import gradcheck
+from tinygrad_vae.vae.datasets import load_dataset
 from tinygrad_vae.vae.model import VAE
-from tinygrad_vae.vae.training import Trainer
+from tinygrad_vae.vae.training import Trainer, trainer_from_preset
 
 F64 = np.float64
 
@@ -175,3 +179,159 @@ def test_the_mlp_is_unchanged_by_the_new_options() -> None:
     assert config["arch"] == "mlp" and config["image_shape"] is None and config["hidden_dims"] == [32]
     assert "user_modules" not in config
     assert default.activation_width == 32
+
+
+# --------------------------------------------------------------------------
+# arch="conv"
+# --------------------------------------------------------------------------
+
+
+def conv_model(image_shape=(1, 5, 4), channels=(2, 3), seed: int = 0, **kwargs: object) -> VAE:
+    return VAE(math.prod(image_shape), channels, 2, "bernoulli", rng=np.random.default_rng(seed), arch="conv",
+               image_shape=image_shape, dtype=F64, **kwargs)
+
+
+def test_the_digits_conv_architecture_has_torchs_layers_and_layouts() -> None:
+    model = VAE(64, latent_dim=2, likelihood="bernoulli", arch="conv", image_shape=(1, 8, 8),
+                rng=np.random.default_rng(0))
+    assert {name: array.shape for name, array in model.state_dict().items()} == {
+        "encoder.1.weight": (16, 1, 3, 3), "encoder.1.bias": (16,),        # Conv2d(1, 16, 3, 1, 1)
+        "encoder.3.weight": (32, 16, 3, 3), "encoder.3.bias": (32,),       # Conv2d(16, 32, 3, 2, 1): 32x4x4
+        "mu_head.weight": (2, 512), "mu_head.bias": (2,),
+        "log_var_head.weight": (2, 512), "log_var_head.bias": (2,),
+        "decoder.0.weight": (512, 2), "decoder.0.bias": (512,),
+        "decoder.3.weight": (32, 16, 3, 3), "decoder.3.bias": (16,),       # ConvTranspose2d: (in, out, kh, kw)
+        "decoder.5.weight": (1, 16, 3, 3), "decoder.5.bias": (1,),
+    }
+    transposed = model.decoder[3]
+    assert isinstance(transposed, nn.ConvTranspose2d)
+    assert (transposed.stride, transposed.padding, transposed.output_padding) == ((2, 2), (1, 1), (1, 1))
+    # torch's default initialisation: |w| <= 1 / sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), fan_in = 16 * 9
+    weight = model.encoder[3].weight.data
+    assert 0.8 / 12 < np.abs(weight).max() <= 1 / 12 and model.weight_init == "torch"
+    x = np.random.default_rng(1).random((3, 64)).astype(np.float32)
+    mu, log_var = model.encode(x)
+    assert mu.shape == log_var.shape == (3, 2)
+    means = model.decode(mu)
+    assert means.shape == (3, 64) and (means.data > 0).all() and (means.data < 1).all()
+    assert model.activation_width == 9 * 16 * 64
+    config = model.config()
+    assert config["arch"] == "conv" and config["image_shape"] == [1, 8, 8] and config["hidden_dims"] == [16, 32]
+
+
+@pytest.mark.parametrize("image_shape, channels", [((1, 7, 5), (4,)), ((3, 6, 9), (2, 3, 4)), ((2, 1, 2), (3, 2))])
+def test_conv_decoders_give_back_the_image_size(image_shape: tuple, channels: tuple) -> None:
+    """Odd and even sizes, one to three conv layers: the transposed convolutions undo each halving exactly."""
+    model = conv_model(image_shape, channels)
+    n = math.prod(image_shape)
+    x = np.random.default_rng(2).random((4, n))
+    assert model.reconstruct(x).shape == (4, n)
+    assert model.log_likelihood(x, k=3).shape == (4,)
+    assert model.sample(5, rng=np.random.default_rng(3)).shape == (5, n)
+
+
+def relu_margin(model: VAE, x: np.ndarray, eps: np.ndarray) -> float:
+    """The smallest |input| of any ReLU in the forward pass of ``model.loss(x, eps=eps)``."""
+    inputs = []
+
+    def run(layers: nn.Sequential, h: Tensor) -> Tensor:
+        for layer in layers:
+            if isinstance(layer, nn.ReLU):
+                inputs.append(np.abs(h.data).min())
+            h = layer(h)
+        return h
+
+    h = run(model.encoder, Tensor(x))
+    z = model.mu_head(h).data + np.exp(model.log_var_head(h).data / 2) * eps
+    run(model.decoder, Tensor(z))
+    return min(inputs)
+
+
+def test_the_whole_conv_vae_loss_passes_gradcheck_in_float64() -> None:
+    """Every parameter and the input, all elements, against central differences; at a point where every ReLU input
+    is at least 1e-3 from its kink (the first seed that gives one)."""
+    x_rng = np.random.default_rng(4)
+    x, eps = x_rng.uniform(0.1, 0.9, size=(2, 20)), x_rng.normal(size=(2, 2))
+    model = next(m for m in (conv_model(seed=seed) for seed in range(50)) if relu_margin(m, x, eps) > 1e-3)
+    names = [name for name, _ in model.named_parameters()]
+    owners = [(functools.reduce(getattr, name.split(".")[:-1], model), name.split(".")[-1]) for name in names]
+    originals = [getattr(owner, attr) for owner, attr in owners]
+
+    def loss(x: Tensor, *params: Tensor) -> Tensor:
+        for (owner, attr), param in zip(owners, params):
+            object.__setattr__(owner, attr, param)  # the layers read their weights from these Tensors
+        try:
+            return model.loss(x, eps=eps)[0]
+        finally:
+            for (owner, attr), param in zip(owners, originals):
+                object.__setattr__(owner, attr, param)
+
+    arrays = [x, *(param.data for param in originals)]
+    assert gradcheck(loss, arrays)
+    # the Tensors passed in are the ones the layers use (else both sides would be zero and agree trivially)
+    for i in range(1, len(arrays)):
+        moved = [Tensor(a * 1.5 if j == i else a) for j, a in enumerate(arrays)]
+        assert loss(*moved).item() != pytest.approx(loss(*map(Tensor, arrays)).item(), rel=1e-9), names[i - 1]
+
+
+def test_a_conv_vae_learns_digits_in_a_few_steps() -> None:
+    digits = load_dataset("digits", binarize_pixels=True)
+    trainer = trainer_from_preset("digits-conv", input_dim=64, rng=np.random.default_rng(0))
+    trainer = Trainer(trainer.model, optimizer="adam", lr=3e-3, batch_size=32)  # the preset's model, 16 steps
+    x = digits.x_train[:128]
+    before = trainer.evaluate(x)["total"]
+    trainer.fit(x, 4, log_every=None)
+    history = trainer.history["total"]
+    assert history[-1] < history[0] and trainer.evaluate(x)["total"] < before - 3.0  # nats per image
+
+
+def test_a_conv_checkpoint_round_trips(tmp_path) -> None:
+    model = conv_model()
+    x = np.random.default_rng(5).random((32, 20))
+    trainer = Trainer(model, optimizer="adam", lr=1e-2, batch_size=8)
+    trainer.fit(x, 2, log_every=None, checkpoint_path=tmp_path / "ckpt.npz")
+    loaded = Trainer.from_checkpoint(tmp_path / "ckpt.npz")
+    assert loaded.model.config() == model.config() and loaded.epoch == 2
+    for (name, a), b in zip(model.state_dict().items(), loaded.model.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    trainer.fit(x, 3, log_every=None)
+    loaded.fit(x, 3, log_every=None)  # the same generator states, so the same third epoch
+    np.testing.assert_array_equal(loaded.model.decoder[3].weight.data, model.decoder[3].weight.data)
+
+
+@pytest.mark.torch
+def test_the_conv_vae_matches_the_same_layers_in_torch() -> None:
+    """Each of our layers rebuilt as the torch layer of the same arguments, our weights copied: the same negative
+    ELBO and the same gradient for every parameter, in float64."""
+    torch = pytest.importorskip("torch")
+
+    def to_torch(layer: nn.Module) -> object:
+        if isinstance(layer, nn.Sequential):
+            return torch.nn.Sequential(*map(to_torch, layer))
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            extra = {"output_padding": layer.output_padding} if isinstance(layer, nn.ConvTranspose2d) else {}
+            return getattr(torch.nn, type(layer).__name__)(layer.in_channels, layer.out_channels, layer.kernel_size,
+                                                           layer.stride, layer.padding, **extra)
+        simple = {nn.Linear: lambda: torch.nn.Linear(layer.in_features, layer.out_features),
+                  nn.ReLU: torch.nn.ReLU, nn.Flatten: lambda: torch.nn.Flatten(layer.start_dim, layer.end_dim),
+                  nn.Unflatten: lambda: torch.nn.Unflatten(layer.dim, layer.unflattened_size)}
+        return simple[type(layer)]()
+
+    model = conv_model((1, 7, 6), (3, 4))
+    theirs = torch.nn.ModuleDict({name: to_torch(getattr(model, name))
+                                  for name in ("encoder", "mu_head", "log_var_head", "decoder")}).double()
+    theirs.load_state_dict({name: torch.from_numpy(array) for name, array in model.state_dict().items()})
+    rng = np.random.default_rng(6)
+    x, eps = rng.integers(0, 2, size=(5, 42)).astype(F64), rng.normal(size=(5, 2))
+    loss = model.loss(x, eps=eps)[0]
+    loss.backward()
+    h = theirs["encoder"](torch.from_numpy(x))
+    mu, log_var = theirs["mu_head"](h), theirs["log_var_head"](h)
+    logits = theirs["decoder"](mu + torch.exp(log_var / 2) * torch.from_numpy(eps))
+    recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(x), reduction="none")
+    expected = (recon.sum(1) - 0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(1)).mean()
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+    for name, param in model.named_parameters():
+        np.testing.assert_allclose(param.grad.data, theirs.get_parameter(name).grad.numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
