@@ -2,6 +2,7 @@
 
 import copy
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -568,3 +569,162 @@ def test_requires_grad_freezes_and_parameter_can_start_frozen():
     assert frozen.grad is None
     with pytest.raises(TypeError, match="Parameter: requires_grad must be a bool, got str"):
         nn.Parameter(np.zeros(2), "no")
+
+
+# ---- containers -----------------------------------------------------------------------------
+
+
+class Tower(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.layers = nn.ModuleList([nn.Linear(2, 3, generator=rng), nn.Linear(3, 3, generator=rng)])
+        self.heads = nn.ModuleDict({"mu": nn.Linear(3, 1, generator=rng), "scale": nn.Sequential(nn.Flatten())})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x).relu()
+        return self.heads["mu"](x)
+
+
+def test_container_entries_are_registered_with_dotted_names():
+    model = Tower()
+    assert [name for name, _ in model.named_parameters()] == [
+        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "heads.mu.weight", "heads.mu.bias"]
+    assert list(model.state_dict()) == [name for name, _ in model.named_parameters()]
+    assert model.layers[1].weight.name == "layers.1.weight"
+    assert repr(model) == (
+        "Tower(\n"
+        "  (layers): ModuleList(\n"
+        "    (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "    (1): Linear(in_features=3, out_features=3, bias=True)\n"
+        "  )\n"
+        "  (heads): ModuleDict(\n"
+        "    (mu): Linear(in_features=3, out_features=1, bias=True)\n"
+        "    (scale): Sequential(\n"
+        "      (0): Flatten(start_dim=1, end_dim=-1)\n"
+        "    )\n"
+        "  )\n"
+        ")"
+    )
+
+
+def test_module_list_is_a_list():
+    a, b, c, d = (nn.Linear(1, 1) for _ in range(4))
+    layers = nn.ModuleList([a, b])
+    assert len(layers) == 2 and list(layers) == [a, b] and layers[-1] is b
+    assert layers.append(c) is layers and list(layers) == [a, b, c]
+    layers.insert(0, d)
+    assert list(layers) == [d, a, b, c]
+    assert [name for name, _ in layers.named_children()] == ["0", "1", "2", "3"]
+    assert isinstance(layers[1:3], nn.ModuleList) and list(layers[1:3]) == [a, b]
+    del layers[0]
+    assert list(layers) == [a, b, c] and [name for name, _ in layers.named_children()] == ["0", "1", "2"]
+    assert not hasattr(layers, "3")
+    layers[1] = d
+    assert list(layers) == [a, d, c] and list(layers.parameters())[2] is d.weight
+    combined = layers + nn.ModuleList([b])
+    assert list(combined) == [a, d, c, b] and len(layers) == 3
+    layers += [b]
+    layers.extend(nn.ModuleList([a]))
+    assert list(layers) == [a, d, c, b, a]
+    assert len(list(layers.parameters())) == 8  # a's parameters listed once
+    assert repr(nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.Tanh(), nn.ReLU()])) == (
+        "ModuleList(\n  (0-1): 2 x ReLU()\n  (2): Tanh()\n  (3): ReLU()\n)")
+    assert repr(nn.ModuleList()) == "ModuleList()"
+
+
+def test_module_list_errors():
+    layers = nn.ModuleList([nn.ReLU()])
+    with pytest.raises(IndexError, match="ModuleList: index 1 is out of range for 1 modules"):
+        layers[1]
+    with pytest.raises(TypeError, match="ModuleList: entry 1 must be a Module, got int"):
+        layers.append(3)
+    with pytest.raises(TypeError, match="ModuleList: indices must be ints or slices, got str"):
+        layers["0"]
+    with pytest.raises(TypeError, match="ModuleList.extend: expected an iterable of Modules, got Linear"):
+        layers.extend(nn.Linear(1, 1))
+    with pytest.raises(NotImplementedError, match="ModuleList: subclasses of Module must define forward"):
+        layers(1)
+    assert list(layers) == [layers[0]]  # a failed append changed nothing
+
+
+def test_module_dict_is_a_mapping():
+    a, b, c = nn.Linear(1, 1), nn.ReLU(), nn.Tanh()
+    heads = nn.ModuleDict([("a", a), ("b", b)])
+    assert list(heads) == ["a", "b"] and list(heads.keys()) == ["a", "b"] and list(heads.values()) == [a, b]
+    assert dict(heads.items()) == {"a": a, "b": b} and "a" in heads and "z" not in heads and len(heads) == 2
+    heads["c"] = c
+    heads.update({"a": c})  # replacing keeps the place
+    assert list(heads.items()) == [("a", c), ("b", b), ("c", c)]
+    assert heads.pop("b") is b and list(heads) == ["a", "c"]
+    del heads["a"]
+    assert list(heads) == ["c"] and not hasattr(heads, "a")
+    heads.clear()
+    assert len(heads) == 0 and list(heads.named_children()) == []
+
+
+def test_module_dict_errors():
+    heads = nn.ModuleDict({"a": nn.ReLU()})
+    with pytest.raises(KeyError, match="ModuleDict: no module under 'z' \\(keys: \\['a'\\]\\)"):
+        heads["z"]
+    with pytest.raises(KeyError, match="ModuleDict.add_module: attribute 'keys' already exists"):
+        heads["keys"] = nn.ReLU()
+    with pytest.raises(KeyError, match="without '.', got 'a.b'"):
+        heads["a.b"] = nn.ReLU()
+    with pytest.raises(TypeError, match="ModuleDict.add_module: 'b' must be a Module, got int"):
+        heads["b"] = 1
+    with pytest.raises(TypeError, match="ModuleDict.update: element 0 should be a \\(key, module\\) pair, got 'ab'"):
+        heads.update(["ab"])
+    assert list(heads.keys()) == ["a"]
+
+
+def test_flatten_and_unflatten():
+    x = Tensor(np.arange(120.0).reshape(2, 3, 4, 5))
+    assert nn.Flatten()(x).shape == (2, 60)
+    assert nn.Flatten(0, 1)(x).shape == (6, 4, 5)
+    assert nn.Flatten(-2)(x).shape == (2, 3, 20)
+    y = nn.Unflatten(1, (3, 20))(nn.Flatten()(x))
+    assert y.shape == (2, 3, 20) and np.array_equal(y.data, x.data.reshape(2, 3, 20))
+    assert nn.Unflatten(-1, (-1, 2))(Tensor(np.zeros((3, 8)))).shape == (3, 4, 2)
+    assert repr(nn.Unflatten(1, [2, 3])) == "Unflatten(dim=1, unflattened_size=(2, 3))"
+    with pytest.raises(TypeError, match="Unflatten: unflattened_size must be a non-empty sequence of positive ints"):
+        nn.Unflatten(1, 6)
+    with pytest.raises(TypeError, match="Flatten: start_dim must be an int, got 1.0"):
+        nn.Flatten(1.0)
+
+
+def test_train_and_eval_reach_modules_inside_containers():
+    model = Tower()
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    assert len(list(model.modules())) == 8  # Tower, ModuleList, 2 Linear, ModuleDict, Linear, Sequential, Flatten
+    model.heads.train()
+    assert [name for name, m in model.named_modules() if m.training] == ["heads", "heads.mu", "heads.scale",
+                                                                         "heads.scale.0"]
+
+
+def test_a_torch_state_dict_loads_one_to_one():
+    """tests/fixtures/torch_mlp.npz (tests/fixtures/make_torch_state_dict.py) holds a torch model's
+    state_dict, an input and torch's output; the same architecture here, loaded, gives that output."""
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = nn.Linear(3, 4, dtype=np.float64)
+            self.layers = nn.ModuleList([nn.Sequential(nn.Linear(4, 4, dtype=np.float64), nn.ReLU()),
+                                         nn.Linear(4, 2, bias=False, dtype=np.float64)])
+
+        def forward(self, x):
+            h = self.inp(x).tanh()
+            for layer in self.layers:
+                h = layer(h)
+            return h
+
+    with np.load(Path(__file__).parent / "fixtures" / "torch_mlp.npz") as fixture:
+        state = {key.removeprefix("state/"): fixture[key] for key in fixture.files if key.startswith("state/")}
+        x, expected = fixture["input"], fixture["output"]
+    model = MLP()
+    assert model.load_state_dict(state) == nn.IncompatibleKeys([], [])
+    assert list(model.state_dict()) == list(state)  # same names in the same order
+    np.testing.assert_allclose(model(x).data, expected, rtol=1e-12, atol=1e-12)

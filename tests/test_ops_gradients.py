@@ -46,6 +46,7 @@ from tinygrad_vae import (
     Tensor,
     affine,
     concatenate,
+    linear,
     log_sigmoid,
     log_softmax,
     matmul,
@@ -112,6 +113,14 @@ def affine_inputs(draw: Callable) -> Call:
     n_in, n_out = draw(st.integers(1, SIDE)), draw(st.integers(1, SIDE))
     bias_shape = draw(st.sampled_from([(n_out,), ()]))
     return Call((draw(arrays(batch + (n_in,))), draw(arrays((n_in, n_out))), draw(arrays(bias_shape))))
+
+
+@st.composite
+def linear_inputs(draw: Callable) -> Call:
+    """torch's layout: x (..., n_in), W (n_out, n_in), b (n_out,)."""
+    batch = draw(shapes(min_dims=0, max_dims=2, max_side=SIDE))
+    n_in, n_out = draw(st.integers(1, SIDE)), draw(st.integers(1, SIDE))
+    return Call((draw(arrays(batch + (n_in,))), draw(arrays((n_out, n_in))), draw(arrays((n_out,)))))
 
 
 @st.composite
@@ -302,6 +311,7 @@ CATALOGUE: list[OpCase] = [
     OpCase("matmul_transposed_matrices", matmul, np_transposed_matmul, transposed_matmul_inputs(2)),
     OpCase("matmul_transposed_batches", matmul, np_transposed_matmul, transposed_matmul_inputs(3)),
     OpCase("affine", affine, lambda x, w, b: x @ w + b, affine_inputs()),
+    OpCase("linear", linear, lambda x, w, b: x @ w.T + b, linear_inputs()),
     # fused VAE pieces, against the unfused formulas
     OpCase("gaussian_kl", gaussian_kl, lambda mu, lv: -0.5 * (1.0 + lv - mu**2 - np.exp(lv)), binary()),
     OpCase("reparameterize", reparameterize, lambda mu, lv, eps: mu + eps * np.sqrt(np.exp(lv)), ternary()),
@@ -370,6 +380,7 @@ TORCH = {
         "matmul_vector_vector", "matmul_vector_matrix", "matmul_matrix_vector", "matmul_matrix_matrix",
         "matmul_batched_broadcast", "matmul_batch_matrix", "matmul_vector_batch", "matmul_batch_vector")},
     "affine": lambda x, w, b: x @ w + b,
+    "linear": lambda x, w, b: torch_module().nn.functional.linear(x, w, b),
     "reshape": lambda a, shape: a.reshape(shape), "flatten": lambda a: a.flatten(),
     "mT": lambda a: a.mT, "broadcast_to": lambda a, shape: a.broadcast_to(shape),
     "unsqueeze": lambda a, axis: a.unsqueeze(axis),
