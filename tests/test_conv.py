@@ -287,7 +287,7 @@ def pool_configs(draw: st.DrawFn) -> dict[str, Any]:
             "size": tuple(draw(st.integers(k, k + 3)) for k in kernel), "seed": draw(st.integers(0, 2**16))}
 
 
-def _separated(shape: tuple[int, ...], seed: int) -> np.ndarray:
+def separated(shape: tuple[int, ...], seed: int) -> np.ndarray:
     """Distinct values 0.1 apart, shuffled: no ties, so a maximum keeps its place under finite differences."""
     return _rng(seed).permutation(int(np.prod(shape))).reshape(shape) * 0.1 + 0.05
 
@@ -295,14 +295,14 @@ def _separated(shape: tuple[int, ...], seed: int) -> np.ndarray:
 @FEW
 @given(pool_configs())
 def test_max_pool2d_values_and_gradient(c: dict[str, Any]) -> None:
-    x = _separated((2, 2, *c["size"]), c["seed"])
+    x = separated((2, 2, *c["size"]), c["seed"])
     np.testing.assert_array_equal(F.max_pool2d(Tensor(x), c["kernel"], c["stride"], c["padding"]).data,
                                   pool_loops(x, c["kernel"], c["stride"], c["padding"], "max"))
     assert gradcheck(lambda t: F.max_pool2d(t, c["kernel"], c["stride"], c["padding"]), [x])
 
 
 def test_max_pool2d_with_dilation_and_its_second_derivative() -> None:
-    x = _separated((1, 2, 6, 5), 3)
+    x = separated((1, 2, 6, 5), 3)
     pool = lambda t: F.max_pool2d(t, (2, 3), stride=(1, 2), padding=1, dilation=(2, 1))
     out = pool(Tensor(x)).data
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
@@ -322,7 +322,7 @@ def test_max_pool2d_sends_the_gradient_of_a_tie_to_the_first_maximum_as_torch_do
 
 
 def test_max_pool2d_indices_are_flat_positions_in_each_plane() -> None:
-    x = _separated((2, 3, 5, 4), 1)
+    x = separated((2, 3, 5, 4), 1)
     out, indices = F.max_pool2d(Tensor(x), 3, stride=2, padding=1, return_indices=True)
     assert indices.dtype == np.int64
     np.testing.assert_array_equal(np.take_along_axis(x.reshape(2, 3, -1), indices.data.reshape(2, 3, -1), 2),
@@ -422,7 +422,7 @@ def test_conv_transpose_layer_gradients_of_input_and_parameters(c: dict[str, Any
 
 
 def test_pooling_layers_apply_their_ops() -> None:
-    x = Tensor(_separated((2, 3, 5, 6), 0))
+    x = Tensor(separated((2, 3, 5, 6), 0))
     np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1)(x).data, F.max_pool2d(x, 3, 2, 1).data)
     out, indices = nn.MaxPool2d(2, return_indices=True)(x)
     np.testing.assert_array_equal(out.data, F.max_pool2d(x, 2).data)

@@ -11,6 +11,7 @@ None: a fresh unseeded one), weight first, then bias.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from tinygrad_vae.core.dtypes import get_default_dtype
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
+from tinygrad_vae.nn import init
 from tinygrad_vae.nn.module import Module, Parameter
 from tinygrad_vae.ops.convolution import as_tuple, conv1d, conv2d, conv_transpose2d
 from tinygrad_vae.validation import check_generator, check_int
@@ -61,15 +63,21 @@ class _ConvNd(Module):
                              f"{self.stride} along each axis")
         self.padding_mode = padding_mode
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
-        rng = check_generator(generator, where, "generator")
         if self._transposed:
             shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         else:
             shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        fan_in = shape[1] * int(np.prod(self.kernel_size))
-        bound = 1.0 / np.sqrt(fan_in)  # kaiming_uniform with a = sqrt(5): gain sqrt(1/3), bound sqrt(3) gain / sqrt(fan_in)
-        self.weight = Parameter(rng.uniform(-bound, bound, size=shape).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, size=self.out_channels).astype(dtype)) if bias else None
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
+        """Draw the weight and bias afresh, as torch does (see the module docstring)."""
+        generator = check_generator(generator, type(self).__name__, name="generator")
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            init.uniform_(self.bias, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in), generator=generator)
 
     def _check_input(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)

@@ -132,9 +132,8 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 
 
 def _nearest_sources(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
-    """torch's 'nearest' source index of each output position: floor(o * r) with r = 1 / scale_factor
-    when a scale factor was given, else n_in / n_out, clipped to the last input position."""
-    # In float32, as torch computes it.
+    """torch's 'nearest' source index of each output position: floor(o r), clipped to the last input position,
+    with r = 1 / scale_factor when a scale factor was given, else n_in / n_out (computed in float32, as torch)."""
     ratio = np.float32(1.0 / scale) if scale is not None else np.float32(n_in) / np.float32(n_out)
     return np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * ratio).astype(np.int64), n_in - 1)
 
