@@ -186,8 +186,9 @@ def test_the_mlp_is_unchanged_by_the_new_options() -> None:
 # --------------------------------------------------------------------------
 
 
-def conv_model(image_shape=(1, 5, 4), channels=(2, 3), seed: int = 0, **kwargs: object) -> VAE:
-    return VAE(math.prod(image_shape), channels, 2, "bernoulli", rng=np.random.default_rng(seed), arch="conv",
+def conv_model(image_shape=(1, 5, 4), channels=(2, 3), seed: int = 0, likelihood: str = "bernoulli",
+               **kwargs: object) -> VAE:
+    return VAE(math.prod(image_shape), channels, 2, likelihood, rng=np.random.default_rng(seed), arch="conv",
                image_shape=image_shape, dtype=F64, **kwargs)
 
 
@@ -247,12 +248,14 @@ def relu_margin(model: VAE, x: np.ndarray, eps: np.ndarray) -> float:
     return min(inputs)
 
 
-def test_the_whole_conv_vae_loss_passes_gradcheck_in_float64() -> None:
+@pytest.mark.parametrize("kwargs", [{"likelihood": "bernoulli"},
+                                    {"likelihood": "gaussian", "learn_decoder_variance": True}])
+def test_the_whole_conv_vae_loss_passes_gradcheck_in_float64(kwargs: dict) -> None:
     """Every parameter and the input, all elements, against central differences; at a point where every ReLU input
     is at least 1e-3 from its kink (the first seed that gives one)."""
     x_rng = np.random.default_rng(4)
     x, eps = x_rng.uniform(0.1, 0.9, size=(2, 20)), x_rng.normal(size=(2, 2))
-    model = next(m for m in (conv_model(seed=seed) for seed in range(50)) if relu_margin(m, x, eps) > 1e-3)
+    model = next(m for m in (conv_model(seed=seed, **kwargs) for seed in range(50)) if relu_margin(m, x, eps) > 1e-3)
     names = [name for name, _ in model.named_parameters()]
     owners = [(functools.reduce(getattr, name.split(".")[:-1], model), name.split(".")[-1]) for name in names]
     originals = [getattr(owner, attr) for owner, attr in owners]
