@@ -151,8 +151,8 @@ class Module:
 
         It becomes the attribute ``name`` and is listed by ``buffers()``; a persistent one is also in
         ``state_dict()`` and loaded by ``load_state_dict()``. ``None`` registers a placeholder that is
-        left out of both until a Tensor is assigned. Buffers never require grad, are not handed to
-        optimizers, and are cast by ``to(dtype)`` when they are floating point.
+        left out of both until a Tensor is assigned. Buffers are not in ``parameters()`` (so optimizers
+        do not update them) and are cast by ``to(dtype)`` when they are floating point.
         """
         where = f"{type(self).__name__}.register_buffer"
         if "_buffers" not in self.__dict__:
