@@ -3,6 +3,7 @@ differences (first and second order) over Hypothesis-drawn configurations, error
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -29,47 +30,32 @@ def _rng(seed: int) -> np.random.Generator:
 
 def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int],
                  padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> np.ndarray:
-    n, _, h, wd = x.shape
-    c_out, cg, kh, kw = w.shape
+    """out[:, o, a, q]: the window of x_padded at (a s, q s) with taps d apart, times w[o], summed (per group)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw = w.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    wo = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    out = np.zeros((n, c_out, ho, wo))
-    per_group = c_out // groups
-    for s in range(n):
-        for o in range(c_out):
-            g = o // per_group
-            for a in range(ho):
-                for q in range(wo):
-                    total = 0.0 if b is None else b[o]
-                    for c in range(cg):
-                        for i in range(kh):
-                            for j in range(kw):
-                                total += w[o, c, i, j] * xp[s, g * cg + c, a * stride[0] + i * dilation[0],
-                                                            q * stride[1] + j * dilation[1]]
-                    out[s, o, a, q] = total
+    ho, wo = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1, (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], w.shape[0], ho, wo)) + (0 if b is None else b[:, None, None])
+    c_in, c_out = x.shape[1] // groups, w.shape[0] // groups
+    for g, a, q in itertools.product(range(groups), range(ho), range(wo)):
+        window = xp[:, g * c_in: (g + 1) * c_in, a * sh: a * sh + dh * (kh - 1) + 1: dh,
+                    q * sw: q * sw + dw * (kw - 1) + 1: dw]
+        out[:, g * c_out: (g + 1) * c_out, a, q] += np.einsum("ncij,ocij->no", window, w[g * c_out: (g + 1) * c_out])
     return out
 
 
 def conv_transpose2d_loops(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int],
                            output_padding: tuple[int, int], groups: int, dilation: tuple[int, int]) -> np.ndarray:
-    """Each input pixel spreads w[c] times itself onto the output, then the padding is cut off."""
-    n, c_in, h, wd = x.shape
-    _, og, kh, kw = w.shape
+    """Each input pixel spreads x[:, c, a, q] w[c, :, i, j] onto the output at (a s + i d, q s + j d), then
+    the padding is cut off."""
+    kh, kw = w.shape[2:]
     size = [(m - 1) * s - 2 * p + d * (k - 1) + e + 1
-            for m, s, p, d, k, e in zip((h, wd), stride, padding, dilation, (kh, kw), output_padding)]
-    full = np.zeros((n, og * groups, size[0] + 2 * padding[0], size[1] + 2 * padding[1]))
-    per_group = c_in // groups
-    for s in range(n):
-        for c in range(c_in):
-            g = c // per_group
-            for a in range(h):
-                for q in range(wd):
-                    for o in range(og):
-                        for i in range(kh):
-                            for j in range(kw):
-                                full[s, g * og + o, a * stride[0] + i * dilation[0],
-                                     q * stride[1] + j * dilation[1]] += x[s, c, a, q] * w[c, o, i, j]
+            for m, s, p, d, k, e in zip(x.shape[2:], stride, padding, dilation, (kh, kw), output_padding)]
+    full = np.zeros((x.shape[0], w.shape[1] * groups, size[0] + 2 * padding[0], size[1] + 2 * padding[1]))
+    c_in, c_out = x.shape[1] // groups, w.shape[1]
+    for g, a, q, i, j in itertools.product(range(groups), range(x.shape[2]), range(x.shape[3]), range(kh), range(kw)):
+        full[:, g * c_out: (g + 1) * c_out, a * stride[0] + i * dilation[0], q * stride[1] + j * dilation[1]] += (
+            x[:, g * c_in: (g + 1) * c_in, a, q] @ w[g * c_in: (g + 1) * c_in, :, i, j])
     return full[:, :, padding[0]: padding[0] + size[0], padding[1]: padding[1] + size[1]]
 
 
@@ -240,6 +226,11 @@ def test_float32_stays_float32_through_forward_and_backward() -> None:
 def test_mixed_float_dtypes_are_refused() -> None:
     with pytest.raises(OpError, match="different float dtypes"):
         F.conv2d(Tensor(np.ones((1, 1, 3, 3), np.float32)), Tensor(np.ones((1, 1, 2, 2))))
+    with pytest.raises(OpError, match="bias has dtype float64"):
+        F.conv2d(Tensor(np.ones((1, 1, 3, 3), np.float32)), Tensor(np.ones((1, 1, 2, 2), np.float32)), Tensor(np.ones(1)))
+    with pytest.raises(OpError, match="scale_factor must be"):
+        F.interpolate(np.ones((1, 1, 4)), scale_factor=True)
+    assert F.interpolate(np.ones((1, 1, 4)), scale_factor=np.int64(2)).shape == (1, 1, 8)
 
 
 @pytest.mark.parametrize(("call", "message"), [

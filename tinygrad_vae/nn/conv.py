@@ -101,35 +101,32 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """A convolution layer (torch's constructor) over ``_spatial`` dims, applying the functional form ``_op``."""
+
+    _op = staticmethod(conv2d)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 generator: np.random.Generator | None = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, 0, generator, dtype)
+
+    def forward(self, x: Any) -> Tensor:
+        return self._op(self._check_input(x), self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class Conv1d(_Conv):
     """``torch.nn.Conv1d``: input (N, C_in, L) or (C_in, L), weight (C_out, C_in / groups, k); see ``F.conv1d``."""
 
     _spatial = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
-                 generator: np.random.Generator | None = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, 0, generator, dtype)
-
-    def forward(self, x: Any) -> Tensor:
-        return conv1d(self._check_input(x), self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+    _op = staticmethod(conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """``torch.nn.Conv2d``: input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in / groups, kh, kw);
     see ``F.conv2d`` (im2col and one matrix product per call)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
-                 generator: np.random.Generator | None = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, 0, generator, dtype)
-
-    def forward(self, x: Any) -> Tensor:
-        return conv2d(self._check_input(x), self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
 
 
 class ConvTranspose2d(_ConvNd):

@@ -11,7 +11,7 @@ positions: out[o] = sum over taps t of w[t] * x_padded[o s + t d] (a cross-corre
 
 How it is computed: ``im2col`` gathers the windows of the padded input through a strided view
 (no copy until the one reshape), so a convolution is ONE matrix product per call, batched over the
-groups: out[g] = W[g] (C_out/G, C_in/G kh kw) @ cols[g] (C_in/G kh kw, N H_out W_out).
+groups: out[g] = W[g] (C_out/G, C_in/G kh kw) @ cols[g] (C_in/G kh kw, H_out W_out N).
 
 A convolution y = C(x, w) is bilinear, so both its gradients are again linear maps of the same
 kind; three primitives are closed under differentiation:
@@ -55,6 +55,10 @@ class Geometry:
 
     ``padding`` holds (before, after) per axis; they differ only for torch's padding='same' with an
     even reach d (k - 1), where the extra position goes after, as in torch.
+
+    The window ops work on images laid out batch-last, (C, H, W, N), inside: there a window's row
+    (W_out, N) is one contiguous run of memory at stride 1, so im2col's copy and col2im's adds move
+    long runs; with the batch first, each run would be one row of W_out numbers.
     """
 
     kernel: Pair
@@ -67,75 +71,87 @@ class Geometry:
         return tuple((n + sum(p) - d * (k - 1) - 1) // s + 1  # type: ignore[return-value]
                      for n, p, d, k, s in zip(size, self.padding, self.dilation, self.kernel, self.stride))
 
-    def pad(self, x: np.ndarray, value: float = 0.0) -> np.ndarray:
-        """``x`` (N, C, H, W) with the padding added on its last two axes (x itself when there is none)."""
-        if not any(self.padding[0] + self.padding[1]):
-            return x
-        return np.pad(x, ((0, 0), (0, 0), *self.padding), constant_values=value)
+    def padded(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """``x`` (N, C, H, W) padded with ``fill`` and laid out batch-last: (C, H_padded, W_padded, N), one copy."""
+        n, c, h, w = x.shape
+        (top, bottom), (left, right) = self.padding
+        out = np.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+        if top or bottom or left or right:
+            out.fill(fill)
+        out[:, top: top + h, left: left + w] = x.transpose(1, 2, 3, 0)
+        return out
 
     def windows(self, xp: np.ndarray, groups: int = 1) -> np.ndarray:
-        """A read-only strided view of the padded input's windows, shape (G, C/G, kh, kw, N, H_out, W_out).
+        """A read-only strided view of the windows of ``padded``'s result, shape (G, C/G, kh, kw, H_out, W_out, N).
 
-        Entry [g, c, i, j, n, a, b] is xp[n, g C/G + c, a s_h + i d_h, b s_w + j d_w]; nothing is copied.
+        Entry [g, c, i, j, a, b, n] is xp[g C/G + c, a s_h + i d_h, b s_w + j d_w, n]; nothing is copied.
         """
-        n, c, hp, wp = xp.shape
+        c, hp, wp, n = xp.shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        ho, wo = ((hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1)
-        s_n, s_c, s_h, s_w = xp.strides
+        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+        s_c, s_h, s_w, s_n = xp.strides
         cg = c // groups
-        return as_strided(xp, shape=(groups, cg, kh, kw, n, ho, wo),
-                          strides=(s_c * cg, s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw), writeable=False)
+        return as_strided(xp, shape=(groups, cg, kh, kw, ho, wo, n),
+                          strides=(s_c * cg, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False)
 
     def scatter(self, tap: Callable[[int, int], np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """col2im: the image of ``shape`` (N, C, H, W) that receives, for each kernel tap (i, j), the block
-        ``tap(i, j)`` (N, C, H_out, W_out) added at the positions that tap read; the padding is cut off.
+        ``tap(i, j)`` (C, H_out, W_out, N) added at the positions that tap read; the padding is cut off.
 
         One strided slice-add per tap: overlapping windows add up, and no loop runs over pixels.
         """
         n, c, h, w = shape
         (top, bottom), (left, right) = self.padding
-        out = np.zeros((n, c, h + top + bottom, w + left + right), dtype=dtype)
+        out = np.zeros((c, h + top + bottom, w + left + right, n), dtype=dtype)
         ho, wo = self.out_size((h, w))
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
         for i in range(kh):
             for j in range(kw):
-                out[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw] += tap(i, j)
-        return out[:, :, top: top + h, left: left + w]
+                out[:, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw] += tap(i, j)
+        return out[:, top: top + h, left: left + w].transpose(3, 0, 1, 2)
 
 
 def _columns(x: np.ndarray, geometry: Geometry, groups: int) -> np.ndarray:
-    """im2col: the windows of ``x`` as one (G, C/G kh kw, N H_out W_out) array (the one copy)."""
-    view = geometry.windows(geometry.pad(x), groups)
-    g, cg, kh, kw, n, ho, wo = view.shape
-    return view.reshape(g, cg * kh * kw, n * ho * wo)
+    """im2col: the windows of ``x`` (N, C, H, W) as one (G, C/G kh kw, H_out W_out N) array."""
+    view = geometry.windows(geometry.padded(x), groups)
+    g, cg, kh, kw, ho, wo, n = view.shape
+    return view.reshape(g, cg * kh * kw, ho * wo * n)
 
 
 def _grouped_output(gy: np.ndarray, groups: int) -> np.ndarray:
-    """An output (gradient) of shape (N, C_out, H_out, W_out) as (G, C_out/G, N H_out W_out)."""
-    n, c, ho, wo = gy.shape
-    return gy.reshape(n, groups, c // groups, ho * wo).transpose(1, 2, 0, 3).reshape(groups, c // groups, n * ho * wo)
+    """An output (gradient) of shape (N, C_out, H_out, W_out) as (G, C_out/G, H_out W_out N)."""
+    return gy.transpose(1, 2, 3, 0).reshape(groups, gy.shape[1] // groups, -1)
+
+
+def _batched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b over the leading group axis; one group is a plain 2-D product (BLAS sees the transposes as flags)."""
+    return (a[0] @ b[0])[None] if a.shape[0] == 1 else a @ b
 
 
 class Convolution(Op):
-    """C(x, w): x (N, C_in, H, W), w (C_out, C_in/G, kh, kw) -> (N, C_out, H_out, W_out); see the module docstring."""
+    """C(x, w): x (N, C_in, H, W), w (C_out, C_in/G, kh, kw) -> (N, C_out, H_out, W_out); see the module docstring.
+
+    The columns of x are kept for the weight's gradient, which needs them again.
+    """
 
     same_float_dtype = True  # a product: float32 with float64 is an error, as in torch
 
     def forward(self, x: np.ndarray, w: np.ndarray, geometry: Geometry, groups: int) -> np.ndarray:
         self.geometry, self.groups = geometry, groups
-        cols = _columns(x, geometry, groups)
+        self.cols = cols = _columns(x, geometry, groups)
         c_out = w.shape[0]
-        out = w.reshape(groups, c_out // groups, -1) @ cols
-        ho, wo = geometry.out_size(x.shape[2:])
-        return out.reshape(groups, c_out // groups, x.shape[0], ho, wo).transpose(2, 0, 1, 3, 4).reshape(
-            x.shape[0], c_out, ho, wo)
+        out = _batched_matmul(w.reshape(groups, c_out // groups, -1), cols)
+        return out.reshape(c_out, *geometry.out_size(x.shape[2:]), x.shape[0]).transpose(3, 0, 1, 2)
 
     def backward(self, grad: Value, out: Value, x: Value, w: Value) -> Grads:
         need_x, need_w = self.needs_input_grad
         geometry, groups = self.geometry, self.groups
+        if isinstance(grad, np.ndarray) and need_x and need_w:
+            # Both products read grad batch-last: one copy in that layout (seen as NCHW) serves both.
+            grad = np.ascontiguousarray(grad.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
         return (
             TransposedConvolution.apply(grad, w, geometry=geometry, groups=groups, size=x.shape[2:]) if need_x else None,
-            ConvolutionWeightGrad.apply(x, grad, geometry=geometry, groups=groups) if need_w else None,
+            ConvolutionWeightGrad.apply(x, grad, geometry=geometry, groups=groups, cols=self.cols) if need_w else None,
         )
 
 
@@ -153,11 +169,10 @@ class TransposedConvolution(Op):
         c_out, cg, kh, kw = w.shape
         n, _, ho, wo = gy.shape
         w3 = w.reshape(groups, c_out // groups, cg * kh * kw)
-        cols = np.swapaxes(w3, 1, 2) @ _grouped_output(gy, groups)  # (G, C_in/G kh kw, N H_out W_out)
-        # One copy into (N, C_in, kh, kw, H_out, W_out), so each tap's block below is a plain view.
-        cols = cols.reshape(groups, cg, kh, kw, n, ho, wo).transpose(4, 0, 1, 2, 3, 5, 6).reshape(
-            n, groups * cg, kh, kw, ho, wo)
-        return geometry.scatter(lambda i, j: cols[:, :, i, j], (n, groups * cg, *size), cols.dtype)
+        cols = _batched_matmul(np.swapaxes(w3, 1, 2), _grouped_output(gy, groups))  # (G, C_in/G kh kw, H_out W_out N)
+        cols = cols.reshape(groups, cg, kh, kw, ho, wo, n)
+        return geometry.scatter(lambda i, j: cols[:, :, i, j].reshape(groups * cg, ho, wo, n),
+                                (n, groups * cg, *size), cols.dtype)
 
     def backward(self, grad: Value, out: Value, gy: Value, w: Value) -> Grads:
         need_gy, need_w = self.needs_input_grad
@@ -169,14 +184,18 @@ class TransposedConvolution(Op):
 
 
 class ConvolutionWeightGrad(Op):
-    """Wg(x, gy): the adjoint of ``Convolution`` in w, gy @ cols(x)^T, shape (C_out, C_in/G, kh, kw)."""
+    """Wg(x, gy): the adjoint of ``Convolution`` in w, gy @ cols(x)^T, shape (C_out, C_in/G, kh, kw).
+
+    ``cols``, when given, are x's columns as the convolution's forward pass computed them.
+    """
 
     same_float_dtype = True
 
-    def forward(self, x: np.ndarray, gy: np.ndarray, geometry: Geometry, groups: int) -> np.ndarray:
+    def forward(self, x: np.ndarray, gy: np.ndarray, geometry: Geometry, groups: int,
+                cols: np.ndarray | None = None) -> np.ndarray:
         self.geometry, self.groups = geometry, groups
-        cols = _columns(x, geometry, groups)
-        dw = _grouped_output(gy, groups) @ np.swapaxes(cols, 1, 2)  # (G, C_out/G, C_in/G kh kw)
+        cols = _columns(x, geometry, groups) if cols is None else cols
+        dw = _batched_matmul(_grouped_output(gy, groups), np.swapaxes(cols, 1, 2))  # (G, C_out/G, C_in/G kh kw)
         return dw.reshape(gy.shape[1], x.shape[1] // groups, *geometry.kernel)
 
     def backward(self, grad: Value, out: Value, x: Value, gy: Value) -> Grads:
@@ -254,6 +273,8 @@ def _with_bias(out: Tensor, bias: Any, channels: int, op: str) -> Tensor:
     bias = float_tensor(bias, "bias", op)
     if bias.shape != (channels,):
         raise OpError(f"{op}: bias must have shape ({channels},), one per output channel, got {bias.shape}")
+    if bias.dtype != out.dtype:  # the sum would promote silently; torch refuses the mix too
+        raise OpError(f"{op}: bias has dtype {bias.dtype}, the input and weight {out.dtype}; cast one first")
     return out + Reshape.apply(bias, shape=(1, channels, 1, 1))
 
 

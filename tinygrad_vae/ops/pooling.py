@@ -23,19 +23,19 @@ from tinygrad_vae.validation import is_int
 
 
 class WindowPick(Op):
-    """out[n, c, a, b] = x[n, c] at the kernel tap ``taps[n, c, a, b]`` (a flat index i kw + j) of window (a, b).
+    """out[n, c, a, b] = x[n, c] at the kernel tap ``taps[c, a, b, n]`` (a flat index i kw + j) of window (a, b).
 
-    ``fill`` is the padding's value (max_pool2d's -inf, for a window that holds padding only).
-    Linear in x; its adjoint is ``WindowScatter``, so each is the other's gradient.
+    ``taps`` is laid out batch-last, as the windows are (see ``Geometry``); ``fill`` is the padding's
+    value (max_pool2d's -inf, for a window that holds padding only). Linear in x; its adjoint is
+    ``WindowScatter``, so each is the other's gradient.
     """
 
     def forward(self, x: np.ndarray, geometry: Geometry, taps: np.ndarray, fill: float = 0.0) -> np.ndarray:
         self.geometry, self.taps = geometry, taps
-        view = geometry.windows(geometry.pad(x, fill))[0]  # (C, kh, kw, N, H_out, W_out)
-        c, kh, kw, n, ho, wo = view.shape
-        flat = view.reshape(c, kh * kw, n, ho, wo)
-        picked = np.take_along_axis(flat, taps.transpose(1, 0, 2, 3)[:, None], axis=1)[:, 0]
-        return np.ascontiguousarray(picked.transpose(1, 0, 2, 3))
+        view = geometry.windows(geometry.padded(x, fill))[0]  # (C, kh, kw, H_out, W_out, N)
+        c, kh, kw, ho, wo, n = view.shape
+        picked = np.take_along_axis(view.reshape(c, kh * kw, ho, wo, n), taps[:, None], axis=1)[:, 0]
+        return picked.transpose(3, 0, 1, 2)
 
     def backward(self, grad: Value, out: Value, x: Value) -> Grads:
         return (WindowScatter.apply(grad, geometry=self.geometry, taps=self.taps, shape=x.shape),)
@@ -46,8 +46,8 @@ class WindowScatter(Op):
 
     def forward(self, grad: np.ndarray, geometry: Geometry, taps: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         self.geometry, self.taps = geometry, taps
-        kw = geometry.kernel[1]
-        return geometry.scatter(lambda i, j: np.where(taps == i * kw + j, grad, 0), shape, grad.dtype)
+        kw, g = geometry.kernel[1], grad.transpose(1, 2, 3, 0)
+        return geometry.scatter(lambda i, j: np.where(taps == i * kw + j, g, 0), shape, grad.dtype)
 
     def backward(self, grad: Value, out: Value, g: Value) -> Grads:
         return (WindowPick.apply(grad, geometry=self.geometry, taps=self.taps),)
@@ -89,14 +89,14 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     x, was_batched = batched(float_tensor(input, "input", op), 2, op, "(N, C, H, W)")
     _no_ceil(ceil_mode, op)
     geometry = _pool_geometry(x, kernel_size, stride, padding, dilation, op)
-    view = geometry.windows(geometry.pad(x.data, -np.inf))[0]
-    c, kh, kw, n, ho, wo = view.shape
-    # argmax returns the first of equal maxima.
-    taps = np.ascontiguousarray(np.argmax(view.reshape(c, kh * kw, n, ho, wo), axis=1).transpose(1, 0, 2, 3))
+    view = geometry.windows(geometry.padded(x.data, -np.inf))[0]
+    c, kh, kw, ho, wo, n = view.shape
+    taps = np.argmax(view.reshape(c, kh * kw, ho, wo, n), axis=1)  # (C, H_out, W_out, N); the first of equal maxima
     out = _unbatched(WindowPick.apply(x, geometry=geometry, taps=taps, fill=-np.inf), was_batched)
     if not return_indices:
         return out
     (sh, sw), (dh, dw), ((top, _), (left, _)) = geometry.stride, geometry.dilation, geometry.padding
+    taps = taps.transpose(3, 0, 1, 2)
     rows = np.arange(ho)[:, None] * sh + (taps // kw) * dh - top
     cols = np.arange(wo)[None, :] * sw + (taps % kw) * dw - left
     indices = (rows * x.shape[3] + cols).astype(np.int64)
@@ -163,7 +163,7 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         scales: tuple[float | None, ...] = (None,) * spatial
     else:
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * spatial
-        if len(factors) != spatial or not all(isinstance(f, (int, float)) and f > 0 for f in factors):
+        if len(factors) != spatial or not all((is_int(f) or isinstance(f, (float, np.floating))) and f > 0 for f in factors):
             raise OpError(f"{op}: scale_factor must be a positive number or {spatial} of them, got {scale_factor!r}")
         sizes = tuple(int(np.floor(n * float(f))) for n, f in zip(x.shape[2:], factors))
         if min(sizes) < 1:
