@@ -6,6 +6,7 @@ Each conv test runs on a few images of a few pixels, so the file takes a few sec
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 
@@ -15,6 +16,7 @@ import pytest
 from tinygrad_vae import nn, serialization
 from tinygrad_vae.core import Tensor
 from tinygrad_vae.testing import gradcheck
+from tinygrad_vae.vae import runs
 from tinygrad_vae.vae.datasets import load_dataset
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.vae.training import Trainer, trainer_from_preset
@@ -338,3 +340,13 @@ def test_the_conv_vae_matches_the_same_layers_in_torch() -> None:
     for name, param in model.named_parameters():
         np.testing.assert_allclose(param.grad.data, theirs.get_parameter(name).grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=name)
+
+
+def test_a_run_file_from_before_the_arch_option_reads_as_an_mlp(tmp_path) -> None:
+    settings = {key: value for key, value in runs.dataset_defaults("digits").items() if key != "arch"}
+    record = {"format": runs.RUN_FORMAT, "version": runs.RUN_VERSION, "dataset": {"name": "digits"},
+              "model": {"input_dim": 64}, "settings": settings}
+    (tmp_path / runs.RUN_FILE).write_text(json.dumps(record))
+    assert runs.read_run(tmp_path)["settings"]["arch"] == "mlp"
+    with pytest.raises(runs.RunError, match=r"--arch 'conv' differs from the resumed run's 'mlp'"):
+        runs.resumed_run_settings(runs.read_run(tmp_path)["settings"], {"arch": "conv"}, {})
