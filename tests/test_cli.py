@@ -164,6 +164,29 @@ def test_plot_redraws_the_figures(digits_run: Path) -> None:
     assert (digits_run / "manifold.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_conv_run_trains_evaluates_samples_and_draws(tmp_path: Path) -> None:
+    """--arch conv end to end: run.json and the checkpoint name the architecture, every command reads it back
+    (a resumed conv run is the checkpoint round trip of test_conv_vae.py)."""
+    folder = tmp_path / "conv"
+    code, _, err = run("train", "--dataset", "digits", "--binarize", "--arch", "conv", "--hidden-dims", "4,8",
+                       "--epochs", "1", "--batch-size", "256", "--out", folder, "-q", "--no-figures")
+    assert code == 0, err
+    record = json.loads((folder / "run.json").read_text())
+    assert record["settings"]["arch"] == "conv" and record["settings"]["hidden_dims"] == [4, 8]
+    assert record["model"]["arch"] == "conv" and record["model"]["image_shape"] == [1, 8, 8]
+    assert Trainer.from_checkpoint(folder / "checkpoint.npz").model.decoder[3].weight.shape == (8, 4, 3, 3)
+    code, out, err = run("evaluate", folder, "-k", "3", "--json")
+    assert code == 0, err
+    assert json.loads(out)["epochs"] == 1 and json.loads(out)["log_likelihood"] < 0
+    assert run("sample", folder, "-n", "4", "--out", tmp_path / "s.npy", "-q")[0] == 0
+    assert np.load(tmp_path / "s.npy").shape == (4, 64)
+    code, _, err = run("plot", folder, "-v")
+    assert code == 0 and "conv VAE 1x8x8, channels 4,8, latent 2, bernoulli decoder" in err
+    assert {"reconstructions.png", "samples.png", "manifold.png", "latent.png"} <= {p.name for p in folder.iterdir()}
+    assert_one_line_error(run("train", "--resume", folder, "--arch", "mlp"), 1,
+                          r"--arch 'mlp' differs from the resumed run's 'conv'")
+
+
 def test_bernoulli_vae_beats_the_independent_pixel_baseline(tmp_path: Path) -> None:
     """A short run on binarized digits already models pixel correlations: its log p(x) beats independent pixels."""
     run_dir = tmp_path / "digits"
@@ -293,6 +316,7 @@ def test_resume_with_nothing_left_to_do(tmp_path: Path) -> None:
         (["train", "--hidden-dims", "32,x"], r"argument --hidden-dims: expected comma-separated positive integers"),
         (["train", "--hidden-dims", "0"], r"argument --hidden-dims: expected comma-separated positive integers"),
         (["train", "--beta", "-0.5"], r"argument --beta: expected a number >= 0"),
+        (["train", "--arch", "resnet"], r"argument --arch: invalid choice: 'resnet'"),
         (["train", "--seed", "-1"], r"argument --seed: expected an integer >= 0"),
         (["train", "-q", "-v"], r"argument -v/--verbose: not allowed with argument -q/--quiet"),
         (["evaluate", "somewhere", "-k", "0"], r"argument -k/--samples: expected a positive integer"),
@@ -311,6 +335,9 @@ def test_data_errors(tmp_path: Path) -> None:
                           r"load_mnist: data directory .*nowhere does not exist")
     assert_one_line_error(run("train", "--data-dir", tmp_path, *out), 1, r"--data-dir is only for --dataset mnist")
     assert_one_line_error(run("train", "--binarize", *out), 1, r"--binarize applies to image data")
+    assert_one_line_error(run("train", "--arch", "conv", *out), 1,
+                          r"--arch conv is for image data \(digits, mnist\); mixture holds points, not images: "
+                          r"use --arch mlp")
     assert_one_line_error(run("train", "--likelihood", "bernoulli", *out), 1,
                           r"the bernoulli likelihood needs data in \[0, 1\], but mixture ranges over \[-\d")
     mnist = tmp_path / "mnist"

@@ -38,8 +38,9 @@ def trained_run(folder: Path, epochs: int = 2, **given: object) -> runs.Run:
 
 def test_the_defaults_of_a_data_set_are_its_preset_in_run_json_order() -> None:
     mixture = runs.dataset_defaults("mixture")
-    assert mixture == {"hidden_dims": (32,), "latent_dim": 2, "likelihood": "gaussian", "optimizer": "sgd",
-                       "lr": 0.01, "batch_size": 64, "epochs": 500, "beta": 1.0, "seed": 0, "history_format": "csv"}
+    assert mixture == {"arch": "mlp", "hidden_dims": (32,), "latent_dim": 2, "likelihood": "gaussian",
+                       "optimizer": "sgd", "lr": 0.01, "batch_size": 64, "epochs": 500, "beta": 1.0, "seed": 0,
+                       "history_format": "csv"}
     assert tuple(mixture) == runs.SETTING_NAMES
     digits = runs.dataset_defaults("digits")
     assert digits["likelihood"] == "bernoulli" and digits["hidden_dims"] == PRESETS["digits"]["model"]["hidden_dims"]

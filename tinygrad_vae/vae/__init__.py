@@ -1,6 +1,8 @@
 """The application: a variational autoencoder built from ``tinygrad_vae.nn``, and everything around it.
 
-    model.py       VAE (MLP encoder and decoder, Gaussian or Bernoulli decoder, mixture prior, IWAE)
+    model.py       VAE (MLP, conv or user-built encoder and decoder, Gaussian or Bernoulli decoder, mixture
+                   prior, IWAE)
+    convolutional.py  the conv encoder and decoder of VAE(arch="conv")
     training.py    Trainer, PRESETS, ProgressPrinter: minibatch epochs, checkpoints, exact resume, presets
     datasets.py    the named data sets: mixture, digits, mnist
     metrics.py     sample quality: mode coverage, MMD

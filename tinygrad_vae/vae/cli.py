@@ -26,9 +26,9 @@ import numpy as np
 from tinygrad_vae.vae import figures, runs
 from tinygrad_vae.vae.datasets import DATASETS
 from tinygrad_vae.vae.evaluation import baseline_statistics, model_statistics
-from tinygrad_vae.vae.model import LIKELIHOODS
+from tinygrad_vae.vae.model import ARCHS, LIKELIHOODS, VAE
 from tinygrad_vae.vae.runs import Run
-from tinygrad_vae.vae.training import OPTIMIZERS, DivergenceError, ProgressPrinter, Trainer
+from tinygrad_vae.vae.training import CONV_PRESETS, OPTIMIZERS, DivergenceError, ProgressPrinter, Trainer
 
 PROG = "tinygrad-vae"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             f"  {PROG} train --dataset mixture --out runs/mixture      # the origin notebook, 500 epochs\n"
             f"  {PROG} train --dataset digits --binarize --out runs/digits\n"
+            f"  {PROG} train --dataset digits --binarize --arch conv --out runs/digits-conv\n"
             f"  {PROG} train --dataset mnist --data-dir ~/data/mnist --binarize --out runs/mnist\n"
             f"  {PROG} train --resume runs/digits --epochs 300          # continue an interrupted run\n"
             f"  {PROG} evaluate runs/digits -k 1000 --baselines\n"
@@ -128,10 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a VAE and write a run folder (run.json, checkpoint.npz, history, figures).\n"
         "A checkpoint is written after every epoch, so an interrupted run can go on with --resume.",
         epilog="defaults by data set (an option given on the command line wins):\n" + "\n".join(
-            f"  {name:<8} hidden {','.join(map(str, d['hidden_dims']))}, latent {d['latent_dim']}, {d['likelihood']}, "
+            f"  {name:<8} {'channels' if arch == 'conv' else 'hidden'} {','.join(map(str, d['hidden_dims']))}, "
+            f"latent {d['latent_dim']}, {d['likelihood']}, "
             f"{d['optimizer']} lr {d['lr']}, batch {d['batch_size']}, {d['epochs']} epochs"
-            for name, d in ((name, runs.dataset_defaults(name)) for name in DATASETS)
-        ) + "\n  (mixture: the origin notebook's settings)",
+            for name, arch, d in ((name, arch, runs.dataset_defaults(name, arch)) for name in DATASETS
+                                  for arch in ARCHS if arch == "mlp" or name in CONV_PRESETS)
+        ) + "\n  (mixture: the origin notebook's settings; the second line of an image data set: --arch conv)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = train.add_argument_group("data")
@@ -142,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--binarize", action="store_true",
                       help="threshold pixels at 0.5, so the Bernoulli log-likelihood is a true log-probability")
     model = train.add_argument_group("model")
-    model.add_argument("--hidden-dims", metavar="N[,N...]", type=dims_list, help="hidden layer widths, e.g. 128,64")
+    model.add_argument("--arch", choices=ARCHS, help="mlp: fully connected layers (default); conv: convolutions "
+                       "over the images and transposed convolutions back (digits, mnist)")
+    model.add_argument("--hidden-dims", metavar="N[,N...]", type=dims_list,
+                       help="hidden layer widths, e.g. 128,64 (with --arch conv: the channels, e.g. 16,32)")
     model.add_argument("--latent-dim", metavar="N", type=positive_int, help="size of z")
     model.add_argument("--likelihood", choices=LIKELIHOODS, help="decoder distribution p(x|z)")
     model.add_argument("--beta", metavar="B", type=nonnegative_float, help="weight of the KL term (default 1)")
@@ -250,8 +256,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     trainer.compile = not args.no_compile
     model = trainer.model
     console.detail(f"{run.folder}: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test examples); "
-                   f"VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}, "
-                   f"{model.likelihood} decoder, {model.num_parameters()} parameters; "
+                   f"{_describe(model)}, {model.num_parameters()} parameters; "
                    f"{type(trainer.optimizer).__name__} lr {trainer.optimizer.param_groups[0]['lr']:g}; "
                    f"{settings['batch_size']} per batch; seed {settings['seed']}")
     progress = _progress_printer(console, settings["epochs"], len(data.x_train), trainer.epoch)
@@ -322,13 +327,22 @@ def _draw_figures(run: Run, history: dict[str, list[float]], console: Console, s
     console.result(f"figures: {', '.join(map(str, written))}")
 
 
+def _describe(model: VAE) -> str:
+    """``VAE 64-128-2, bernoulli decoder`` or ``conv VAE 1x8x8, channels 16,32, latent 2, bernoulli decoder``."""
+    if model.arch == "conv":
+        shape = "x".join(map(str, model.image_shape))
+        layers = f"conv VAE {shape}, channels {','.join(map(str, model.hidden_dims))}, latent {model.latent_dim}"
+    else:
+        layers = f"VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}"
+    return f"{layers}, {model.likelihood} decoder"
+
+
 def _open_run(args: argparse.Namespace, console: Console) -> Run:
     """The run of ``args.run_dir`` (with ``args.checkpoint``), described with -v."""
     run = runs.open_run(args.run_dir, args.checkpoint)
     model, data = run.trainer.model, run.data
     console.detail(f"{run.folder}: checkpoint {args.checkpoint or run.checkpoint_path} after {run.trainer.epoch} "
-                   f"epochs; VAE {model.input_dim}-{'-'.join(map(str, model.hidden_dims))}-{model.latent_dim}, "
-                   f"{model.likelihood} decoder; {data.name} ({len(data.x_train)} train / {len(data.x_test)} test)")
+                   f"epochs; {_describe(model)}; {data.name} ({len(data.x_train)} train / {len(data.x_test)} test)")
     return run
 
 

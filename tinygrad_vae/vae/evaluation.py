@@ -30,7 +30,7 @@ from tinygrad_vae.vae.baselines import PCA, IndependentBernoulli, per_example_sq
 from tinygrad_vae.vae.model import VAE
 from tinygrad_vae.validation import check_generator, check_int
 
-# model.log_likelihood holds k * batch rows of the widest layer at once: keep that near this many numbers.
+# model.log_likelihood holds k * batch rows of its widest intermediate at once: keep that near this many numbers.
 LOG_LIKELIHOOD_NUMBERS = 8_000_000
 
 
@@ -61,7 +61,7 @@ def model_statistics(
     """
     k = check_int(k, "k", "model_statistics")
     rng = check_generator(rng, "model_statistics")
-    batch_size = max(1, LOG_LIKELIHOOD_NUMBERS // (k * max(model.input_dim, *model.hidden_dims)))
+    batch_size = max(1, LOG_LIKELIHOOD_NUMBERS // (k * model.activation_width))
     reconstructions = model.decode(model.encode(x)[0]).data
     return {
         **_with_error("elbo", model.elbo(x, rng=rng)),

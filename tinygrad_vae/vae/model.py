@@ -39,6 +39,22 @@ identity on [-15, 15] (far outside the range a trained model uses, so it does
 not change results there) and bends smoothly (value and slope continuous)
 towards +-30 outside, where the gradient shrinks (like 4 exp(-2(|x| - 15)/15)) but stays non-zero
 until it underflows far out (|x| beyond about 600 in float32).
+
+Architectures. The encoder and the decoder are modules of the VAE, and three kinds exist:
+
+- ``arch="mlp"`` (the default): Linear + ReLU layers, the encoder's features going to two linear
+  heads (``mu_head``, ``log_var_head``), as the notebook builds it;
+- ``arch="conv"``: convolutions for images of ``image_shape`` (C, H, W) (``vae.convolutional``),
+  again with the two heads on the encoder's features;
+- modules the user builds, ``encoder=`` and ``decoder=`` (either or both; the other side is the MLP).
+  Their contract, checked on every call:
+
+      encoder: x of shape (batch, input_dim)  ->  (batch, 2 * latent_dim): mu, then log_var
+      decoder: z of shape (batch, latent_dim) ->  (batch, input_dim): the Gaussian mean or the logits
+
+  Data stays in rows of ``input_dim`` numbers everywhere (an image module reshapes itself, e.g.
+  with ``nn.Unflatten``), and sample axes in front of z (k samples per example) are folded into
+  the batch axis before such a decoder sees them.
 """
 
 from __future__ import annotations
@@ -55,10 +71,17 @@ from tinygrad_vae.nn import Linear, Module, Parameter, ReLU, Sequential, init
 from tinygrad_vae.ops import gaussian_kl, reparameterize, squared_error
 from tinygrad_vae.ops.activations import TanhFn
 from tinygrad_vae.ops.elementwise import Clip
+from tinygrad_vae.vae.convolutional import conv_modules
 from tinygrad_vae.validation import check_generator, check_int, is_int
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 PRIORS = ("standard", "mixture")
+ARCHS = ("mlp", "conv")
+# hidden_dims=None: the MLP's hidden widths, or the conv encoder's channels.
+DEFAULT_HIDDEN_DIMS = {"mlp": (32,), "conv": (16, 32)}
+# A guess of the widest intermediate of a user's module, in numbers per example per input number
+# (a 3x3 convolution to 16 channels at full resolution unfolds to 144 per pixel): it sizes batches only.
+USER_MODULE_WIDTH = 144
 WEIGHT_INITS = ("notebook", "torch")
 NOTEBOOK_WEIGHT_STD = 0.1
 # soft_clamp is the identity on [-LOG_VAR_LINEAR, LOG_VAR_LINEAR] and bounded by 2 * LOG_VAR_LINEAR.
@@ -125,13 +148,41 @@ def _check_widths(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
     return tuple(int(width) for width in widths)
 
 
+def _check_image_shape(value: Any, input_dim: int) -> tuple[int, int, int]:
+    """``value`` as (C, H, W) of positive ints whose product is ``input_dim``."""
+    shape = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(shape) != 3 or not all(is_int(n) and n >= 1 for n in shape):
+        raise ValueError(f"VAE: arch='conv' needs image_shape=(channels, height, width) of positive ints, "
+                         f"got {value!r}")
+    if math.prod(shape) != input_dim:
+        raise ValueError(f"VAE: image_shape {shape} holds {math.prod(shape)} numbers, but input_dim is {input_dim}")
+    return tuple(int(n) for n in shape)  # type: ignore[return-value]
+
+
+def _check_user_module(module: Any, name: str, contract: str, dtype: np.dtype) -> Module:
+    """``module`` if it is a Module whose parameters all have ``dtype``; a clear error otherwise."""
+    if not isinstance(module, Module):
+        raise TypeError(f"VAE: {name} must be a tinygrad_vae.nn.Module mapping {contract}, "
+                        f"got {type(module).__name__}")
+    for param_name, param in module.named_parameters():
+        if param.dtype != dtype:
+            raise TypeError(f"VAE: {name} parameter {param_name!r} is {param.dtype}, but the VAE's dtype is {dtype} "
+                            f"(build the module with dtype={dtype}, or pass dtype= to the VAE)")
+    return module
+
+
 class VAE(Module):
-    """A VAE with an MLP encoder (shared hidden layers, then separate mu and log_var heads) and an MLP decoder.
+    """A VAE with an encoder (features, then separate mu and log_var heads) and a decoder: MLPs by default.
 
-    ``VAE(input_dim, hidden_dims=(32,), latent_dim=2, likelihood="gaussian", beta=1.0, rng=None, ...)``
+    ``VAE(input_dim, hidden_dims=None, latent_dim=2, likelihood="gaussian", beta=1.0, rng=None, ...)``
 
-    - ``hidden_dims``: the encoder's hidden widths; the decoder uses them reversed unless
-      ``decoder_hidden_dims`` is given (the notebook: one hidden layer of 32 on both sides).
+    - ``arch``: ``"mlp"`` (Linear + ReLU layers) or ``"conv"`` (convolutions over images of
+      ``image_shape`` = (C, H, W), with C * H * W = input_dim; see ``vae.convolutional``).
+    - ``hidden_dims``: the MLP encoder's hidden widths (default (32,)), or the conv encoder's channels
+      (default (16, 32)). The MLP decoder uses them reversed unless ``decoder_hidden_dims`` is given
+      (the notebook: one hidden layer of 32 on both sides); the conv decoder mirrors the encoder.
+    - ``encoder``, ``decoder``: modules of your own instead of the MLP's (see the module docstring for
+      their contract); the VAE then builds only the other side, if any.
     - ``likelihood``: ``"gaussian"`` (decoder outputs the mean) or ``"bernoulli"`` (decoder outputs
       logits; for data in [0, 1] such as images).
     - ``decoder_variance``: the Gaussian decoder's fixed sigma^2 (1/2: the notebook's squared error);
@@ -142,9 +193,10 @@ class VAE(Module):
       term has no closed form and is the one-sample estimate log q(z|x) - log p(z).
     - ``iw_samples``: k > 1 trains on the importance-weighted bound (IWAE, Burda et al. 2016)
       instead of the ELBO (needs ``beta=1``).
-    - ``weight_init``: ``"notebook"`` (the default, every preset's): each Linear's weight 0.1 * N(0, 1)
-      and zero bias, drawn in the notebook's order and layout (``notebook_init_``); ``"torch"``:
-      ``Linear``'s own default (torch's kaiming-uniform weights and uniform biases).
+    - ``weight_init``: ``"notebook"`` (the MLP's default, every MLP preset's): each Linear's weight
+      0.1 * N(0, 1) and zero bias, drawn in the notebook's order and layout (``notebook_init_``);
+      ``"torch"``: the layers' own default (torch's kaiming-uniform weights and uniform biases), the
+      only choice and the default for ``arch="conv"``. Modules of the user's own keep their weights.
     - ``rng``: the ``numpy.random.Generator`` for the initial weights and, unless a call passes its
       own, for eps and prior samples. ``dtype``: float32 or float64 (default: ``get_default_dtype()``).
     """
@@ -152,32 +204,56 @@ class VAE(Module):
     def __init__(
         self,
         input_dim: int,
-        hidden_dims: Sequence[int] = (32,),
+        hidden_dims: Sequence[int] | None = None,
         latent_dim: int = 2,
         likelihood: str = "gaussian",
         beta: float = 1.0,
         rng: np.random.Generator | None = None,
         *,
+        arch: str = "mlp",
+        image_shape: Sequence[int] | None = None,
+        encoder: Module | None = None,
+        decoder: Module | None = None,
         decoder_hidden_dims: Sequence[int] | None = None,
         decoder_variance: float = 0.5,
         learn_decoder_variance: bool = False,
         prior: str = "standard",
         prior_components: int = 4,
         iw_samples: int = 1,
-        weight_init: str = "notebook",
+        weight_init: str | None = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
         input_dim, latent_dim = check_int(input_dim, "input_dim", "VAE"), check_int(latent_dim, "latent_dim", "VAE")
-        hidden_dims = _check_widths(hidden_dims, "hidden_dims", allow_empty=False)
-        decoder_hidden_dims = (tuple(reversed(hidden_dims)) if decoder_hidden_dims is None
+        if arch not in ARCHS:
+            raise ValueError(f"VAE: arch must be one of {ARCHS}, got {arch!r}")
+        user_modules = [name for name, module in (("encoder", encoder), ("decoder", decoder)) if module is not None]
+        if user_modules and arch != "mlp":
+            raise ValueError(f"VAE: give either arch={arch!r} or your own {' and '.join(user_modules)}, not both")
+        if len(user_modules) == 2 and (hidden_dims is not None or decoder_hidden_dims is not None):
+            raise ValueError("VAE: hidden_dims and decoder_hidden_dims shape the MLP the VAE builds; with both "
+                             "encoder= and decoder= given it builds none")
+        if decoder is not None and decoder_hidden_dims is not None:
+            raise ValueError("VAE: decoder_hidden_dims shape the MLP decoder; with decoder= given it builds none")
+        if arch == "conv" and decoder_hidden_dims is not None:
+            raise ValueError("VAE: decoder_hidden_dims are for arch='mlp'; the conv decoder mirrors the encoder")
+        if arch != "conv" and image_shape is not None:
+            raise ValueError(f"VAE: image_shape is for arch='conv', got it with arch={arch!r}")
+        self.image_shape = _check_image_shape(image_shape, input_dim) if arch == "conv" else None
+        hidden_dims = _check_widths(DEFAULT_HIDDEN_DIMS[arch] if hidden_dims is None else hidden_dims,
+                                    "hidden_dims", allow_empty=False)
+        decoder_hidden_dims = (tuple(reversed(hidden_dims)) if decoder_hidden_dims is None or arch == "conv"
                                else _check_widths(decoder_hidden_dims, "decoder_hidden_dims", allow_empty=True))
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if prior not in PRIORS:
             raise ValueError(f"VAE: prior must be one of {PRIORS}, got {prior!r}")
+        weight_init = ("torch" if arch == "conv" else "notebook") if weight_init is None else weight_init
         if weight_init not in WEIGHT_INITS:
             raise ValueError(f"VAE: weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
+        if arch == "conv" and weight_init != "torch":
+            raise ValueError(f"VAE: the conv architecture initialises as torch does (weight_init='torch'), "
+                             f"got weight_init={weight_init!r}")
         if (learn_decoder_variance or decoder_variance != 0.5) and likelihood != "gaussian":
             raise ValueError("VAE: decoder_variance and learn_decoder_variance need likelihood='gaussian'")
         if not decoder_variance > 0:
@@ -198,19 +274,36 @@ class VAE(Module):
         self.decoder_variance, self.learn_decoder_variance = float(decoder_variance), bool(learn_decoder_variance)
         self.iw_samples = iw_samples
         self.prior_components, self.weight_init = int(prior_components), weight_init
+        self.arch, self.user_modules = arch, tuple(user_modules)
 
-        # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder. The notebook's
-        # initialisation overwrites the layers' own, which therefore draw from a generator of their own
-        # (so self.rng's stream is the notebook's).
-        notebook = weight_init == "notebook"
-        layer = {"generator": np.random.default_rng(0) if notebook else self.rng, "dtype": self.dtype}
-        self.encoder = Sequential(*_hidden_stack((input_dim, *hidden_dims), **layer))
-        self.mu_head = Linear(hidden_dims[-1], latent_dim, **layer)
-        self.log_var_head = Linear(hidden_dims[-1], latent_dim, **layer)
-        dec_sizes = (latent_dim, *decoder_hidden_dims)
-        self.decoder = Sequential(*_hidden_stack(dec_sizes, **layer), Linear(dec_sizes[-1], input_dim, **layer))
-        if notebook:
-            notebook_init_(self, self.rng)
+        if arch == "conv":
+            self.encoder, self.mu_head, self.log_var_head, self.decoder = conv_modules(
+                self.image_shape, hidden_dims, latent_dim, generator=self.rng, dtype=self.dtype)
+        else:
+            # Same draw order as the notebook: encoder hidden, mu head, log_var head, decoder. The notebook's
+            # initialisation overwrites the layers' own, which therefore draw from a generator of their own
+            # (so self.rng's stream is the notebook's).
+            notebook = weight_init == "notebook"
+            layer = {"generator": np.random.default_rng(0) if notebook else self.rng, "dtype": self.dtype}
+            built: list[Module] = []
+            if encoder is None:
+                self.encoder = Sequential(*_hidden_stack((input_dim, *hidden_dims), **layer))
+                self.mu_head = Linear(hidden_dims[-1], latent_dim, **layer)
+                self.log_var_head = Linear(hidden_dims[-1], latent_dim, **layer)
+                built += [self.encoder, self.mu_head, self.log_var_head]
+            else:
+                self.encoder = _check_user_module(encoder, "encoder", "(batch, input_dim) to (batch, 2 * latent_dim)",
+                                                  self.dtype)
+            if decoder is None:
+                dec_sizes = (latent_dim, *decoder_hidden_dims)
+                self.decoder = Sequential(*_hidden_stack(dec_sizes, **layer), Linear(dec_sizes[-1], input_dim, **layer))
+                built.append(self.decoder)
+            else:
+                self.decoder = _check_user_module(decoder, "decoder", "(batch, latent_dim) to (batch, input_dim)",
+                                                  self.dtype)
+            if notebook:
+                for module in built:  # in registration order, so one seed gives the notebook's draws
+                    notebook_init_(module, self.rng)
         if self.learn_decoder_variance:
             self.decoder_log_var = Parameter(np.full(input_dim, math.log(decoder_variance), dtype=self.dtype))
         if prior == "mixture":
@@ -220,18 +313,42 @@ class VAE(Module):
             self.prior_logits = Parameter(np.zeros(k, dtype=self.dtype))
 
     def config(self) -> dict[str, Any]:
-        """The constructor arguments (all but ``rng``), enough to rebuild the architecture: ``VAE(**config)``."""
-        return {
-            "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
-            "likelihood": self.likelihood, "beta": self.beta, "decoder_hidden_dims": list(self.decoder_hidden_dims),
+        """The constructor arguments (all but ``rng``), enough to rebuild the architecture: ``VAE(**config)``.
+
+        A VAE with modules of the user's own cannot be rebuilt from words: its config also lists them under
+        ``user_modules`` (a key the constructor does not take), so that loading it fails clearly.
+        """
+        config = {
+            "input_dim": self.input_dim, "arch": self.arch,
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
+            "likelihood": self.likelihood, "beta": self.beta,
+            # the conv decoder mirrors the encoder's channels (there is no option for them)
+            "decoder_hidden_dims": None if self.arch == "conv" else list(self.decoder_hidden_dims),
             "decoder_variance": self.decoder_variance, "learn_decoder_variance": self.learn_decoder_variance,
             "prior": self.prior, "prior_components": self.prior_components, "iw_samples": self.iw_samples,
             "weight_init": self.weight_init, "dtype": str(self.dtype),
         }
+        if self.user_modules:
+            config.update(user_modules=list(self.user_modules))
+            for name in self.user_modules:  # the MLP options that do not describe a user's module
+                config.pop("decoder_hidden_dims" if name == "decoder" else "hidden_dims", None)
+        return config
 
     def extra_repr(self) -> str:
-        return (f"input_dim={self.input_dim}, latent_dim={self.latent_dim}, likelihood={self.likelihood!r}, "
+        arch = f"arch={self.arch!r}, " if self.arch != "mlp" else ""
+        return (f"input_dim={self.input_dim}, latent_dim={self.latent_dim}, {arch}likelihood={self.likelihood!r}, "
                 f"prior={self.prior!r}, beta={self.beta}")
+
+    @property
+    def activation_width(self) -> int:
+        """About the most numbers per example that one intermediate array of a forward pass holds, for sizing
+        batches: the widest layer of the MLP, a conv layer's unfolded 3x3 patches, a guess for a user's module."""
+        if self.arch == "conv":
+            return 9 * self.hidden_dims[0] * self.image_shape[1] * self.image_shape[2]
+        if self.user_modules:
+            return USER_MODULE_WIDTH * self.input_dim
+        return max(self.input_dim, *self.hidden_dims)
 
     # ---- the model's pieces --------------------------------------------------------
     def _input(self, x: Any, where_: str) -> Tensor:
@@ -245,8 +362,16 @@ class VAE(Module):
 
     def encode(self, x: Any) -> tuple[Tensor, Tensor]:
         """The parameters of q(z | x): ``(mu, log_var)``, each (batch, latent_dim); log_var is soft-clamped."""
-        h = self.encoder(self._input(x, "encode"))
-        return self.mu_head(h), soft_clamp(self.log_var_head(h))
+        x = self._input(x, "encode")
+        h = self.encoder(x)
+        if "encoder" not in self.user_modules:
+            return self.mu_head(h), soft_clamp(self.log_var_head(h))
+        latent = self.latent_dim
+        if not isinstance(h, Tensor) or h.shape != (len(x), 2 * latent):
+            got = f"shape {h.shape}" if isinstance(h, Tensor) else f"a {type(h).__name__}"
+            raise ValueError(f"VAE.encode: the encoder returned {got} for x of shape {x.shape}; expected a Tensor of "
+                             f"shape (batch, 2 * latent_dim) = {(len(x), 2 * latent)}: mu, then log_var")
+        return h[:, :latent], soft_clamp(h[:, latent:])
 
     def _draw_normal(self, shape: tuple[int, ...], rng: np.random.Generator | None) -> Tensor:
         return Tensor(tracing.draw(self.rng if rng is None else rng, "standard_normal", shape, dtype=self.dtype))
@@ -268,9 +393,27 @@ class VAE(Module):
             raise ValueError(f"VAE.sample_posterior: eps of shape {eps.shape} does not end with mu's shape {mu.shape}")
         return reparameterize(mu, log_var, eps)
 
+    def _decoder_output(self, z: Tensor) -> Tensor:
+        """The decoder's output for ``z`` of shape (..., latent_dim): shape (..., input_dim).
+
+        The MLP's Linear layers take any leading axes; a conv or user decoder gets one batch axis.
+        """
+        if self.arch == "mlp" and "decoder" not in self.user_modules:
+            return self.decoder(z)
+        if z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"VAE.decode: expected z of shape (..., {self.latent_dim}), got {z.shape}")
+        leading = z.shape[:-1]
+        rows = math.prod(leading)
+        out = self.decoder(z if z.ndim == 2 else z.reshape(rows, self.latent_dim))
+        if not isinstance(out, Tensor) or out.shape != (rows, self.input_dim):
+            got = f"shape {out.shape}" if isinstance(out, Tensor) else f"a {type(out).__name__}"
+            raise ValueError(f"VAE.decode: the decoder returned {got} for z of shape {(rows, self.latent_dim)}; "
+                             f"expected a Tensor of shape (batch, input_dim) = {(rows, self.input_dim)}")
+        return out if z.ndim == 2 else out.reshape(*leading, self.input_dim)
+
     def decode(self, z: Any) -> Tensor:
         """The mean of p(x | z): the decoder's output (Gaussian) or sigmoid of its logits (Bernoulli)."""
-        out = self.decoder(z if isinstance(z, Tensor) else Tensor(np.asarray(z, dtype=self.dtype)))
+        out = self._decoder_output(z if isinstance(z, Tensor) else Tensor(np.asarray(z, dtype=self.dtype)))
         return out.sigmoid() if self.likelihood == "bernoulli" else out
 
     def forward(
@@ -282,7 +425,7 @@ class VAE(Module):
         """
         mu, log_var = self.encode(x)
         z = self.sample_posterior(mu, log_var, eps, rng)
-        return self.decoder(z), mu, log_var, z
+        return self._decoder_output(z), mu, log_var, z
 
     # ---- densities (per example, summed over dimensions) ---------------------------------
     @property
@@ -334,7 +477,7 @@ class VAE(Module):
         if eps is None:
             eps = self._draw_normal((k, *mu.shape), rng)
         z = self.sample_posterior(mu, log_var, eps)
-        recon = self._recon_error(x, self.decoder(z))
+        recon = self._recon_error(x, self._decoder_output(z))
         log_ratio = self.log_prior(z) - self._log_posterior(z, mu, log_var)
         return -(recon + self.recon_constant) + log_ratio, recon, -log_ratio
 

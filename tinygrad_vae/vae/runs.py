@@ -1,7 +1,8 @@
 """Run folders: everything about one training run of the command line, in files that outlive the process.
 
     run.json         what was trained on and how: the data set, the model's architecture, the settings
-                     (``SETTING_NAMES``: hidden_dims ... epochs, the target total; beta, seed, history_format)
+                     (``SETTING_NAMES``: arch, hidden_dims ... epochs, the target total; beta, seed,
+                     history_format)
     checkpoint.npz   model, optimizer state, epochs done, generator states, history (``Trainer``'s checkpoint)
     history.csv      one row per epoch: epoch, total, recon, kl, test_total (or history.json)
     *.png            the figures (``figures.draw_run_figures``)
@@ -30,7 +31,7 @@ from tinygrad_vae.nn.serialization import write_atomically
 from tinygrad_vae.vae.datasets import Dataset, load_dataset
 from tinygrad_vae.vae.figures import RUN_FIGURES
 from tinygrad_vae.vae.model import VAE
-from tinygrad_vae.vae.training import DATASET_PRESETS, PRESETS, Trainer, check_finite_rows
+from tinygrad_vae.vae.training import CONV_PRESETS, DATASET_PRESETS, PRESETS, Trainer, check_finite_rows
 
 RUN_FORMAT, RUN_VERSION = "tinygrad_vae.run", 1
 RUN_FILE, CHECKPOINT_FILE = "run.json", "checkpoint.npz"
@@ -38,7 +39,7 @@ HISTORY_FORMATS = ("csv", "json")
 # Every file a run folder may hold that this package writes; --force removes these and nothing else.
 RUN_FOLDER_FILES = (RUN_FILE, CHECKPOINT_FILE, *(f"history.{fmt}" for fmt in HISTORY_FORMATS), *RUN_FIGURES)
 # The settings of a run, as run.json stores them and as the options of 'tinygrad-vae train' name them.
-SETTING_NAMES = ("hidden_dims", "latent_dim", "likelihood", "optimizer", "lr", "batch_size", "epochs",
+SETTING_NAMES = ("arch", "hidden_dims", "latent_dim", "likelihood", "optimizer", "lr", "batch_size", "epochs",
                  "beta", "seed", "history_format")
 
 
@@ -51,16 +52,21 @@ class RunError(ValueError):
 # --------------------------------------------------------------------------
 
 
-def dataset_defaults(dataset: str) -> dict[str, Any]:
-    """The settings a new run on ``dataset`` starts from: its preset (``DATASET_PRESETS``), beta 1, seed 0, csv.
+def dataset_defaults(dataset: str, arch: str = "mlp") -> dict[str, Any]:
+    """The settings a new run on ``dataset`` starts from: its preset (``DATASET_PRESETS``, or ``CONV_PRESETS``
+    for ``arch="conv"``), beta 1, seed 0, csv.
 
-    The presets of the data sets give hidden_dims, latent_dim and (for images) the likelihood; a preset
-    without a likelihood has the VAE's default Gaussian decoder.
+    The presets of the data sets give hidden_dims (for conv: the channels), latent_dim and (for images)
+    the likelihood; a preset without a likelihood has the VAE's default Gaussian decoder. The conv
+    architecture is for image data only: on other data a :class:`RunError`.
     """
-    preset = PRESETS[DATASET_PRESETS[dataset]]
+    if arch == "conv" and dataset not in CONV_PRESETS:
+        raise RunError(f"--arch conv is for image data ({', '.join(CONV_PRESETS)}); {dataset} holds "
+                       f"points, not images: use --arch mlp")
+    preset = PRESETS[(CONV_PRESETS if arch == "conv" else DATASET_PRESETS)[dataset]]
     model = preset["model"]
     return {
-        "hidden_dims": model["hidden_dims"], "latent_dim": model["latent_dim"],
+        "arch": arch, "hidden_dims": model["hidden_dims"], "latent_dim": model["latent_dim"],
         "likelihood": model.get("likelihood", "gaussian"), "optimizer": preset["optimizer"], "lr": preset["lr"],
         "batch_size": preset["batch_size"], "epochs": preset["epochs"],
         "beta": 1.0, "seed": 0, "history_format": "csv",
@@ -68,8 +74,9 @@ def dataset_defaults(dataset: str) -> dict[str, Any]:
 
 
 def new_run_settings(dataset: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a new run: those ``given`` (some of ``SETTING_NAMES``), the data set's defaults for the rest."""
-    return {**dataset_defaults(dataset), **given}
+    """The settings of a new run: those ``given`` (some of ``SETTING_NAMES``), the defaults of the data set and
+    the architecture for the rest."""
+    return {**dataset_defaults(dataset, given.get("arch", "mlp")), **given}
 
 
 def resumed_run_settings(
@@ -143,6 +150,7 @@ def read_run(folder: str | os.PathLike) -> dict[str, Any]:
     missing = [key for key in ("dataset", "model", "settings") if not isinstance(record.get(key), dict)]
     if missing:
         raise RunError(f"{path} is damaged: it lacks {', '.join(missing)}")
+    record["settings"].setdefault("arch", "mlp")  # run.json written before there was a choice
     return record
 
 
@@ -312,8 +320,10 @@ def start_run(
             "binarize": binarize}
     data = load_dataset(spec["name"], spec["data_dir"], spec["binarize"])
     check_data_fits(data, settings["likelihood"])
+    image_shape = None if settings["arch"] == "mlp" else (1, *data.image_shape)
     model = VAE(data.input_dim, settings["hidden_dims"], settings["latent_dim"], settings["likelihood"],
-                beta=settings["beta"], rng=np.random.default_rng(settings["seed"]))
+                beta=settings["beta"], rng=np.random.default_rng(settings["seed"]), arch=settings["arch"],
+                image_shape=image_shape)
     trainer = Trainer(model, optimizer=settings["optimizer"], lr=settings["lr"], batch_size=settings["batch_size"])
     record = {"format": RUN_FORMAT, "version": RUN_VERSION, "dataset": spec, "model": model.config(),
               "settings": {**settings, "hidden_dims": list(settings["hidden_dims"])}}

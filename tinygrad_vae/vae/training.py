@@ -416,6 +416,11 @@ class Trainer:
             raise ValueError(f"Trainer.from_checkpoint: {os.fspath(path)} holds non-finite weights: {broken[0]} "
                              f"holds {broken[1]} (saved from a run that diverged?)")
         config = state["config"]
+        if "user_modules" in config["model"]:
+            raise ValueError(f"Trainer.from_checkpoint: {os.fspath(path)} holds a VAE with its own "
+                             f"{' and '.join(config['model']['user_modules'])} module, which a checkpoint cannot "
+                             f"rebuild: build the same VAE and Trainer again, then "
+                             f"trainer.load_state_dict(serialization.load(path))")
         model = VAE(**config["model"], rng=np.random.default_rng())
         rng = None if config["rng_is_model_rng"] else np.random.default_rng()
         trainer = cls(model, optimizer=config["optimizer"], lr=config["lr"], batch_size=config["batch_size"],
@@ -434,6 +439,7 @@ class Trainer:
 # position within a cluster and the decoder means (what the figure draws) spread like the data instead of
 # sitting on the centres.
 # "digits", "mnist": Bernoulli decoders for images with pixels in [0, 1], one hidden layer, Adam.
+# "digits-conv", "mnist-conv": the same with the convolutional encoder and decoder (vae/convolutional.py).
 PRESETS: dict[str, dict[str, Any]] = {
     "notebook": {
         "model": {"hidden_dims": (32,), "latent_dim": 2},
@@ -452,9 +458,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"hidden_dims": (256,), "latent_dim": 2, "likelihood": "bernoulli"},
         "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "epochs": 20,
     },
+    "digits-conv": {
+        "model": {"arch": "conv", "image_shape": (1, 8, 8), "hidden_dims": (16, 32), "latent_dim": 2,
+                  "likelihood": "bernoulli"},
+        "optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 100,
+    },
+    "mnist-conv": {
+        "model": {"arch": "conv", "image_shape": (1, 28, 28), "hidden_dims": (16, 32), "latent_dim": 2,
+                  "likelihood": "bernoulli"},
+        "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "epochs": 10,
+    },
 }
 # The preset each data set of the command line starts from; the mixture trains as the notebook did.
 DATASET_PRESETS = {"mixture": "notebook", "digits": "digits", "mnist": "mnist"}
+# The same with --arch conv (image data only).
+CONV_PRESETS = {"digits": "digits-conv", "mnist": "mnist-conv"}
 
 
 def trainer_from_preset(
