@@ -13,6 +13,8 @@ what it could not see from the arrays alone:
 - ``guard_attributes(obj, *names)``: the step read these attributes as Python values; a change of one of
   them makes the compiled step trace again.
 - ``is_traced(x)``: whether ``x`` is an array of the trace (so that library code can pass it on as it is).
+- ``opaque(fn, *args, **kwargs)``: a NumPy computation the tracer cannot look into (``as_strided``
+  converts its argument with ``np.asarray``), recorded as one operation.
 """
 
 from __future__ import annotations
@@ -63,3 +65,15 @@ def fail_if(mask: Any, error: Callable[..., Exception], *values: Any) -> None:
         ACTIVE.fail_if(mask, error, values)
     elif mask.any():
         raise error(*values)
+
+
+def opaque(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, recorded as ONE operation by a trace, which replays the call itself.
+
+    For NumPy code that does not dispatch to the tracer's arrays (``as_strided`` calls ``np.asarray`` on its
+    argument). ``fn`` must be a module-level function of its arguments only: it may read their layout
+    (strides) at each call, so a replay's arrays need not be laid out as the trace's were.
+    """
+    if ACTIVE is None:
+        return fn(*args, **kwargs)
+    return ACTIVE.call(fn, args, kwargs)

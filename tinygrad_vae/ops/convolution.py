@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_vae.core import tracing
 from tinygrad_vae.core.function import OpError
 from tinygrad_vae.core.tensor import Tensor
 from tinygrad_vae.ops.base import Grads, Op, Value
@@ -75,9 +76,8 @@ class Geometry:
         """``x`` (N, C, H, W) padded with ``fill`` and laid out batch-last: (C, H_padded, W_padded, N), one copy."""
         n, c, h, w = x.shape
         (top, bottom), (left, right) = self.padding
-        out = np.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
-        if top or bottom or left or right:
-            out.fill(fill)
+        shape = (c, h + top + bottom, w + left + right, n)
+        out = np.full(shape, fill, dtype=x.dtype) if top or bottom or left or right else np.empty(shape, x.dtype)
         out[:, top: top + h, left: left + w] = x.transpose(1, 2, 3, 0)
         return out
 
@@ -85,14 +85,9 @@ class Geometry:
         """A read-only strided view of the windows of ``padded``'s result, shape (G, C/G, kh, kw, H_out, W_out, N).
 
         Entry [g, c, i, j, a, b, n] is xp[g C/G + c, a s_h + i d_h, b s_w + j d_w, n]; nothing is copied.
+        A trace records the view as one operation (``as_strided`` does not dispatch to its arrays).
         """
-        c, hp, wp, n = xp.shape
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-        s_c, s_h, s_w, s_n = xp.strides
-        cg = c // groups
-        return as_strided(xp, shape=(groups, cg, kh, kw, ho, wo, n),
-                          strides=(s_c * cg, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False)
+        return tracing.opaque(_windows, xp, self.kernel, self.stride, self.dilation, groups)
 
     def scatter(self, tap: Callable[[int, int], np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """col2im: the image of ``shape`` (N, C, H, W) that receives, for each kernel tap (i, j), the block
@@ -109,6 +104,17 @@ class Geometry:
             for j in range(kw):
                 out[:, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw] += tap(i, j)
         return out[:, top: top + h, left: left + w].transpose(3, 0, 1, 2)
+
+
+def _windows(xp: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, groups: int) -> np.ndarray:
+    """``Geometry.windows``'s view, from the strides ``xp`` has (a replay's array may be laid out otherwise)."""
+    c, hp, wp, n = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    s_c, s_h, s_w, s_n = xp.strides
+    cg = c // groups
+    return as_strided(xp, shape=(groups, cg, kh, kw, ho, wo, n),
+                      strides=(s_c * cg, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False)
 
 
 def _columns(x: np.ndarray, geometry: Geometry, groups: int) -> np.ndarray:
