@@ -8,6 +8,7 @@ it is looked up as a constant.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,16 @@ def _indices(input: Any, num_embeddings: int, where: str) -> np.ndarray:
     indices = np.asarray(input.data if isinstance(input, Tensor) else input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{where}: indices must be integers, got dtype {indices.dtype}")
-    bad = indices[(indices < 0) | (indices >= num_embeddings)]
-    if bad.size:
-        raise IndexError(f"{where}: index {int(bad.flat[0])} is out of range for {num_embeddings} embeddings "
-                         f"(expected 0 <= index < {num_embeddings})")
+    # a check of the values, which a compiled step runs on every replay
+    tracing.fail_if((indices < 0) | (indices >= num_embeddings), functools.partial(_out_of_range, where,
+                    num_embeddings), indices)
     return indices
+
+
+def _out_of_range(where: str, num_embeddings: int, indices: np.ndarray) -> IndexError:
+    bad = indices[(indices < 0) | (indices >= num_embeddings)]
+    return IndexError(f"{where}: index {int(bad.flat[0])} is out of range for {num_embeddings} embeddings "
+                      f"(expected 0 <= index < {num_embeddings})")
 
 
 def _padding_index(padding_idx: Any, num_embeddings: int, where: str) -> int | None:
