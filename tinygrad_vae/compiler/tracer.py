@@ -236,7 +236,7 @@ Traced.__hash__ = object.__hash__
 _CREATORS = ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace", "tri")
 
 _CONVERTERS = ("asarray", "array", "asanyarray", "ascontiguousarray")
-_NP_ARRAY, _NP_ASARRAY = np.array, np.asarray
+_NP_ARRAY, _NP_ASARRAY, _NP_CONTIGUOUS = np.array, np.asarray, np.ascontiguousarray
 _TENSOR_ARRAY = Tensor.__array__.__code__
 _ESCAPE = ("A NumPy call that copies a traced array out of the trace cannot be recorded: use array "
            "operations on it (they are recorded), or move it out of the compiled step")
@@ -422,12 +422,19 @@ class Tracer:
     def draw(self, generator: Any, method: str, args: tuple, kwargs: dict) -> Any:
         op = getattr(type(generator), method)
         # The Generator's compiled code calls np.empty from its own frames: it must get NumPy's.
+        result = self._plain(op, (generator, *args), kwargs)
+        return self.record(op, (generator, *args), kwargs, result, effect=True)
+
+    def opaque(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+        return self.record(fn, args, kwargs, self._plain(fn, args, kwargs))
+
+    def _plain(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+        """``fn`` on the concrete values, with NumPy's own creation functions in place of the trace's."""
         self._install(self._saved)
         try:
-            result = op(generator, *_concrete(args), **_concrete(kwargs))
+            return fn(*_concrete(args), **_concrete(kwargs))
         finally:
             self._install(self._creators)
-        return self.record(op, (generator, *args), kwargs, result, effect=True)
 
     def fail_if(self, mask: Traced, error: Callable[..., Exception], values: tuple) -> None:
         if mask.value.any():
@@ -548,6 +555,8 @@ class Tracer:
             copy = kwargs.get("copy", original is _NP_ARRAY)
             if dtype is not None and np.dtype(dtype) != value.dtype:  # (a replay may hold a Python scalar here)
                 return self.call(_NP_ASARRAY, (value,), {"dtype": np.dtype(dtype)})
+            if original is _NP_CONTIGUOUS:  # a layout chosen for the speed of what reads it: kept on replay
+                return self.call(_NP_CONTIGUOUS, (value,), {})
             return self.call(_NP_ARRAY, (value,), {}) if copy else value
         convert.__name__ = original.__name__
         return convert

@@ -70,10 +70,10 @@ def fail_if(mask: Any, error: Callable[..., Exception], *values: Any) -> None:
 def opaque(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, recorded as ONE operation by a trace, which replays the call itself.
 
-    For NumPy code that does not dispatch to the tracer's arrays (``as_strided`` calls ``np.asarray`` on its
-    argument). ``fn`` must be a module-level function of its arguments only: it may read their layout
-    (strides) at each call, so a replay's arrays need not be laid out as the trace's were.
+    For NumPy code that a trace cannot follow call by call (``as_strided`` calls ``np.asarray`` on its
+    argument; in-place writes into a fresh array). ``fn`` runs on plain arrays and must depend on its
+    arguments only (their layout too, such as strides: it reads them again at each replay).
     """
     if ACTIVE is None:
         return fn(*args, **kwargs)
-    return ACTIVE.call(fn, args, kwargs)
+    return ACTIVE.opaque(fn, args, kwargs)

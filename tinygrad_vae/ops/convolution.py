@@ -33,7 +33,6 @@ so gradients of any order are recorded on Tensors (``create_graph=True``) with t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,47 +73,57 @@ class Geometry:
 
     def padded(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """``x`` (N, C, H, W) padded with ``fill`` and laid out batch-last: (C, H_padded, W_padded, N), one copy."""
-        n, c, h, w = x.shape
-        (top, bottom), (left, right) = self.padding
-        shape = (c, h + top + bottom, w + left + right, n)
-        out = np.full(shape, fill, dtype=x.dtype) if top or bottom or left or right else np.empty(shape, x.dtype)
-        out[:, top: top + h, left: left + w] = x.transpose(1, 2, 3, 0)
-        return out
+        return tracing.opaque(_padded, self, x, fill)
 
     def windows(self, xp: np.ndarray, groups: int = 1) -> np.ndarray:
         """A read-only strided view of the windows of ``padded``'s result, shape (G, C/G, kh, kw, H_out, W_out, N).
 
         Entry [g, c, i, j, a, b, n] is xp[g C/G + c, a s_h + i d_h, b s_w + j d_w, n]; nothing is copied.
-        A trace records the view as one operation (``as_strided`` does not dispatch to its arrays).
         """
-        return tracing.opaque(_windows, xp, self.kernel, self.stride, self.dilation, groups)
+        return tracing.opaque(_windows, self, xp, groups)
 
-    def scatter(self, tap: Callable[[int, int], np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    def scatter(self, blocks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """col2im: the image of ``shape`` (N, C, H, W) that receives, for each kernel tap (i, j), the block
-        ``tap(i, j)`` (C, H_out, W_out, N) added at the positions that tap read; the padding is cut off.
+        ``blocks[:, i, j]`` (C, H_out, W_out, N) added at the positions that tap read; the padding is cut off.
 
         One strided slice-add per tap: overlapping windows add up, and no loop runs over pixels.
         """
-        n, c, h, w = shape
-        (top, bottom), (left, right) = self.padding
-        out = np.zeros((c, h + top + bottom, w + left + right, n), dtype=dtype)
-        ho, wo = self.out_size((h, w))
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        for i in range(kh):
-            for j in range(kw):
-                out[:, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw] += tap(i, j)
-        return out[:, top: top + h, left: left + w].transpose(3, 0, 1, 2)
+        return tracing.opaque(_col2im, self, blocks, shape)
 
 
-def _windows(xp: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, groups: int) -> np.ndarray:
-    """``Geometry.windows``'s view, from the strides ``xp`` has (a replay's array may be laid out otherwise)."""
+# The three steps of Geometry run on arrays in NumPy calls that a trace cannot follow one by one (as_strided
+# converts its argument with np.asarray; in-place writes into a fresh image): each is recorded as ONE call
+# (core.tracing.opaque), which a compiled step replays.
+
+def _padded(geometry: Geometry, x: np.ndarray, fill: float) -> np.ndarray:
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = geometry.padding
+    shape = (c, h + top + bottom, w + left + right, n)
+    out = np.full(shape, fill, dtype=x.dtype) if top or bottom or left or right else np.empty(shape, x.dtype)
+    out[:, top: top + h, left: left + w] = x.transpose(1, 2, 3, 0)
+    return out
+
+
+def _windows(geometry: Geometry, xp: np.ndarray, groups: int) -> np.ndarray:
     c, hp, wp, n = xp.shape
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
     ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-    s_c, s_h, s_w, s_n = xp.strides
+    s_c, s_h, s_w, s_n = xp.strides  # a replay's array: its own strides
     cg = c // groups
     return as_strided(xp, shape=(groups, cg, kh, kw, ho, wo, n),
                       strides=(s_c * cg, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n), writeable=False)
+
+
+def _col2im(geometry: Geometry, blocks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    n, c, h, w = shape
+    (top, bottom), (left, right) = geometry.padding
+    out = np.zeros((c, h + top + bottom, w + left + right, n), dtype=blocks.dtype)
+    ho, wo = geometry.out_size((h, w))
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw] += blocks[:, i, j]
+    return out[:, top: top + h, left: left + w].transpose(3, 0, 1, 2)
 
 
 def _columns(x: np.ndarray, geometry: Geometry, groups: int) -> np.ndarray:
@@ -152,7 +161,7 @@ class Convolution(Op):
     def backward(self, grad: Value, out: Value, x: Value, w: Value) -> Grads:
         need_x, need_w = self.needs_input_grad
         geometry, groups = self.geometry, self.groups
-        if isinstance(grad, np.ndarray) and need_x and need_w:
+        if not isinstance(grad, Tensor) and need_x and need_w:
             # Both products read grad batch-last: one copy in that layout (seen as NCHW) serves both.
             grad = np.ascontiguousarray(grad.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
         return (
@@ -176,9 +185,7 @@ class TransposedConvolution(Op):
         n, _, ho, wo = gy.shape
         w3 = w.reshape(groups, c_out // groups, cg * kh * kw)
         cols = _batched_matmul(np.swapaxes(w3, 1, 2), _grouped_output(gy, groups))  # (G, C_in/G kh kw, H_out W_out N)
-        cols = cols.reshape(groups, cg, kh, kw, ho, wo, n)
-        return geometry.scatter(lambda i, j: cols[:, :, i, j].reshape(groups * cg, ho, wo, n),
-                                (n, groups * cg, *size), cols.dtype)
+        return geometry.scatter(cols.reshape(groups * cg, kh, kw, ho, wo, n), (n, groups * cg, *size))
 
     def backward(self, grad: Value, out: Value, gy: Value, w: Value) -> Grads:
         need_gy, need_w = self.needs_input_grad

@@ -46,8 +46,9 @@ class WindowScatter(Op):
 
     def forward(self, grad: np.ndarray, geometry: Geometry, taps: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         self.geometry, self.taps = geometry, taps
-        kw, g = geometry.kernel[1], grad.transpose(1, 2, 3, 0)
-        return geometry.scatter(lambda i, j: np.where(taps == i * kw + j, g, 0), shape, grad.dtype)
+        (kh, kw), g = geometry.kernel, grad.transpose(1, 2, 3, 0)[:, None]
+        blocks = np.where(taps[:, None] == np.arange(kh * kw).reshape(-1, 1, 1, 1), g, 0)  # (C, kh kw, H_out, W_out, N)
+        return geometry.scatter(blocks.reshape(blocks.shape[0], kh, kw, *blocks.shape[2:]), shape)
 
     def backward(self, grad: Value, out: Value, g: Value) -> Grads:
         return (WindowPick.apply(grad, geometry=self.geometry, taps=self.taps),)
