@@ -97,8 +97,9 @@ LOSSES = {
     "L1Loss": (lambda: nn.L1Loss(reduction="sum"), "normal"),
     "NLLLoss": (lambda: nn.NLLLoss(), "classes"),
     "CrossEntropyLoss": (lambda: nn.CrossEntropyLoss(label_smoothing=0.1), "classes"),
+    "CrossEntropyLoss_weighted": (lambda: nn.CrossEntropyLoss(weight=np.array([0.2, 1.0, 2.0])), "classes"),
     "BCELoss": (lambda: nn.BCELoss(), "probabilities"),
-    "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(), "probabilities"),
+    "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(pos_weight=np.array([0.5, 1.0, 3.0])), "probabilities"),
     "KLDivLoss": (lambda: nn.KLDivLoss(reduction="batchmean"), "probabilities"),
     "GaussianNLLLoss": (lambda: nn.GaussianNLLLoss(), "variance"),
 }
