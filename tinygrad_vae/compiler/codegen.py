@@ -38,6 +38,7 @@ def _numpy_names() -> dict[int, str]:
 
 
 _NUMPY = _numpy_names()
+_SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", "int32": "i32", "bool": "b"}
 _INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
           operator.matmul: "@"}  # built at import, before any trace puts its stand-ins into the namespace
 
@@ -56,6 +57,7 @@ class _Writer:
         self.objects: dict[int, str] = {}
         self.values: dict[int, str] = {}
         self.taken: set[str] = set(self.globals)
+        self.scalars: dict[tuple[str, Any], str] = {}
 
     def fresh(self, base: str) -> str:
         name, n = identifier(base), 1
@@ -104,10 +106,24 @@ class _Writer:
             return f"np.{value.__name__}"
         if isinstance(value, (np.ndarray, np.generic)) and value.ndim == 0 and value.dtype.kind in "biuf" \
                 and math.isfinite(value):
-            return f"np.{value.dtype.name}({value.item()!r})"
+            return self.scalar(value)
         if isinstance(value, np.random.Generator):
             return self.obj(value, "rng")
         return self.obj(value, "c")
+
+    def scalar(self, value: np.ndarray | np.generic) -> str:
+        """A NumPy scalar constant, made once as a global (``f64_0_5 = np.float64(0.5)``): building it inside the
+        function would cost a call at every replay."""
+        key = (value.dtype.str, value.item())
+        if key not in self.scalars:
+            item = value.item()
+            base = f"{_SHORT.get(value.dtype.name, value.dtype.name)}_{'neg_' if item < 0 else ''}{abs(item)!r}"
+            self.scalars[key] = self.obj(value.dtype.type(item), base)
+        return self.scalars[key]
+
+    def dtype(self, dtype: Any) -> str:
+        """The global holding ``np.dtype(dtype)``, for an identity test (``is``) before the slower ``!=``."""
+        return self.obj(np.dtype(dtype), _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name))
 
     def buffer(self, k: int) -> str:
         """The name of buffer ``k`` of the program, allocated once here, when the function is generated."""
@@ -171,7 +187,9 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
     for ident, _ in program.inputs:
         shape, dtype = program.meta[ident]
         if ident not in numbers:
-            conditions.append(f"{w.value(ident)}.shape != {shape!r} or {w.value(ident)}.dtype != {w.const(dtype)}")
+            name, expected = w.value(ident), w.dtype(dtype)
+            conditions.append(f"{name}.shape != {shape!r} or ({name}.dtype is not {expected} "
+                              f"and {name}.dtype != {expected})")
     for guard in guards:
         holder = w.obj(guard.holder, "T_" + guard.name)
         conditions.append(guard.condition.format(obj=holder, expected=w.const(guard.expected)))
