@@ -149,6 +149,10 @@ class _Writer:
         kwargs = [f"{k}={self.const(v)}" for k, v in instr.kwargs.items()]
         if instr.out_buffer is not None:  # buffer reuse: the result is written into a preallocated array
             kwargs.append(f"out={self.buffer(instr.out_buffer)}")
+        single_out = instr.out_buffer is not None or isinstance(instr.kwargs.get("out"), Ref)
+        if (isinstance(op, np.ufunc) and len(args) == op.nin and len(kwargs) == 1 and single_out
+                and op not in (np.maximum, np.minimum)):  # (NumPy deprecates their third positional argument)
+            args, kwargs = [*args, kwargs[0].removeprefix("out=")], []  # out given positionally: ~0.15 us faster
         if op.__name__ == "_getitem" and op.__module__.endswith("tracer"):
             return f"{args[0]}[{self.index(instr.args[1])}]"
         if op in _INFIX and len(args) == 2 and not kwargs:  # scalar arithmetic the passes chose: `a / b`
