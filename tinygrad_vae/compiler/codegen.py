@@ -85,7 +85,7 @@ class _Writer:
             return self.value(value.id)
         if value is None or isinstance(value, (bool, int, str)):
             return repr(value)
-        if isinstance(value, float):
+        if isinstance(value, float) and not isinstance(value, np.generic):  # (np.float64 is a float)
             return repr(value) if math.isfinite(value) else self.obj(value, "c")
         if isinstance(value, tuple) and len(value) > 8:  # a parameter set's ids: named, not spelled out
             return self.obj(value, "ids")
@@ -172,12 +172,70 @@ class _Writer:
         return f"{name}({', '.join(args + kwargs)})"
 
 
+def _contiguous(array: Any) -> tuple[int, ...] | None:
+    """The strides of a 2-D float array laid out as BLAS takes it (C or Fortran order), else None."""
+    if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
+        return None
+    return array.strides if array.flags.c_contiguous or array.flags.f_contiguous else None
+
+
+def _layouts(program: Program, arrays: dict[int, Any]) -> dict[int, tuple[int, tuple[int, ...] | None]]:
+    """For the values whose memory layout is known to be one BLAS takes: value -> (the array it is, or is a
+    transpose of; the strides that array must have at the replay, None for an array this program allocates).
+
+    Arguments and locations are checked at the replay (their strides as at the trace); the buffers and
+    recycled arrays of ``passes.reuse_buffers`` are C-contiguous by construction."""
+    made = {out: instr for instr in program.instrs for out in instr.outs}
+    layouts: dict[int, tuple[int, tuple[int, ...] | None]] = {}
+    for ident in program.args:
+        if _contiguous(arrays.get(ident)) is not None:
+            layouts[ident] = (ident, _contiguous(arrays[ident]))
+    for ident, binding in program.inputs:
+        try:
+            strides = _contiguous(binding.read())
+        except (AttributeError, KeyError, TypeError):
+            continue
+        if strides is not None:
+            layouts[ident] = (ident, strides)
+    for instr in program.instrs:
+        out = instr.kwargs.get("out")
+        cell = made.get(out.id) if isinstance(out, Ref) else None
+        if len(instr.outs) == 1 and (instr.out_buffer is not None or (cell is not None and not cell.outs[1:]
+                                                                       and type(cell.op).__name__ == "Recycled")):
+            layouts[instr.outs[0]] = (instr.outs[0], None)
+        elif (instr.op is np.ndarray.transpose and len(instr.args) == 1 and not instr.kwargs
+              and isinstance(instr.args[0], Ref) and instr.args[0].id in layouts):
+            layouts[instr.outs[0]] = layouts[instr.args[0].id]
+    return layouts
+
+
+def _matrix_product(w: _Writer, instr: Instr, layouts: dict) -> str | None:
+    """``np.dot`` for a 2-D float ``np.matmul`` into an output array, when both operands are laid out as BLAS
+    takes them: both then run the same BLAS gemm (the same result, bit for bit), and ``np.dot`` skips the
+    generalized ufunc's dispatch (about 0.5 us a call). Matrices with a dimension of 1 (NumPy may pick gemv
+    or a dot product, differently for each), a product of a matrix with itself (syrk) and arrays of unknown
+    layout keep ``np.matmul``; an argument or location whose strides differ from the trace's falls back to it
+    at the replay."""
+    if instr.op is not np.matmul or len(instr.args) != 2 or len(instr.outs) != 1:
+        return None
+    (m, n), dtype = w.program.meta[instr.outs[0]] if len(w.program.meta[instr.outs[0]][0]) == 2 else ((0, 0), None)
+    a, b = (layouts.get(x.id) if isinstance(x, Ref) else None for x in instr.args)
+    if (a is None or b is None or a[0] == b[0] or min(m, n, w.program.meta[instr.args[0].id][0][-1]) < 2
+            or np.dtype(dtype).kind != "f" or set(instr.kwargs) - {"out"}):
+        return None
+    call = w.call(instr)
+    checks = [f"{w.value(root)}.strides == {strides!r}" for root, strides in (a, b) if strides is not None]
+    fast = call.replace("np.matmul(", "np.dot(", 1)
+    return f"{fast} if {' and '.join(checks)} else {call}" if checks else fast
+
+
 def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numbers: set[int],
-             fn_name: str = "step") -> tuple[str, dict[str, Any]]:
+             fn_name: str = "step", arrays: dict[int, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The source of the replay function and the globals it runs with.
 
     ``numbers`` are the inputs that hold Python numbers (no shape to check), ``clears`` the gradients the
-    step sets to None, ``guards`` the conditions beyond the inputs' shapes and dtypes.
+    step sets to None, ``guards`` the conditions beyond the inputs' shapes and dtypes, ``arrays`` the
+    arguments' arrays at the trace (their layout picks the matrix product, see ``_matrix_product``).
     """
     w = _Writer(program)
     holders = {id(b): w.obj(b.holder(), "T_" + b.holder_name()) for _, b in program.inputs}
@@ -200,6 +258,7 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
     if conditions:
         lines.append("    if (" + "\n            or ".join(conditions) + "):")
         lines.append("        raise Retrace")
+    layouts = _layouts(program, arrays or {})
     for instr in program.instrs:
         if not instr.outs:
             lines.append(f"    {w.call(instr)}")
@@ -207,7 +266,7 @@ def generate(program: Program, clears: list[GradSlot], guards: list[Guard], numb
         target = ", ".join(w.value(i) for i in instr.outs)
         if len(instr.outs) > 1:
             target = f"({target},)"
-        lines.append(f"    {target} = {w.call(instr)}")
+        lines.append(f"    {target} = {_matrix_product(w, instr, layouts) or w.call(instr)}")
     for ident, binding in program.outputs:
         holder = w.obj(binding.holder(), "T_" + binding.holder_name())
         lines.append(f"    {binding.write_stmt(holder, w.value(ident))}")

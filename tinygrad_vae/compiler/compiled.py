@@ -140,17 +140,19 @@ class Compiled:
     def _trace(self, args: tuple, kwargs: dict) -> tuple[Any, Entry]:
         names = self._arg_names
         tracer = Tracer(parameter_names(self.fn, args, names))
-        arg_ids, call_args = [], []
+        arg_ids, call_args, arrays = [], [], {}
         tracer.start()
         try:
             for i, a in enumerate(args):
                 name = names[i] if i < len(names) else f"arg{i}"
                 if isinstance(a, Tensor):
+                    arrays[len(arrays)] = _DATA.__get__(a)
                     t = tracer.argument(_DATA.__get__(a), name)
                     tracer.born.add(id(a))
                     tracer.keep.append(a)
                     _DATA.__set__(a, t)
                 elif isinstance(a, np.ndarray):
+                    arrays[len(arrays)] = a
                     t = tracer.argument(a, name)
                     a = t
                 else:
@@ -176,7 +178,8 @@ class Compiled:
         traced.check()
         program = passes.optimize(traced)
         numbers = {i for i, loc in program.inputs if not isinstance(loc.initial, (np.ndarray, np.generic))}
-        source, namespace = codegen.generate(program, clears, tracer.guards, numbers, _fn_name(self.fn))
+        source, namespace = codegen.generate(program, clears, tracer.guards, numbers, _fn_name(self.fn),
+                                             {ident: arrays[i] for i, ident in enumerate(arg_ids)})
         result_ids = [r.id for r in iter_refs(structure)]
         state = {i for i, _ in program.inputs} | {i for i, _ in program.outputs} | set(program.args)
         copies = frozenset(state & set(result_ids))
