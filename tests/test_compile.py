@@ -73,6 +73,21 @@ def test_100_steps_equal_eager_in_float64(opt: str) -> None:
     assert len(step.entries) == (1 if opt == "sgd" else 2)
 
 
+def test_matrix_products_equal_eager_bit_for_bit_whatever_the_layout_of_the_batch() -> None:
+    """The replay's np.dot (for arrays laid out as BLAS takes them) falls back to np.matmul for a batch in
+    Fortran order or a strided view (which np.matmul computes without BLAS): eager's numbers in every case."""
+    rng = np.random.default_rng(3)
+    layouts = [np.ascontiguousarray, np.asfortranarray,
+               lambda a: np.concatenate([a, a], axis=1)[:, ::2]]  # strides (32, 16): no unit stride
+    data = [(Tensor(layouts[i % 3](rng.standard_normal((16, 2)))), Tensor(rng.standard_normal((16, 2))))
+            for i in range(9)]
+    assert not data[2][0].data.flags.c_contiguous and not data[2][0].data.flags.f_contiguous
+    eager, compiled, step = run_both(notebook_step, data)
+    for (loss_e, params_e), (loss_c, params_c) in zip(eager, compiled):
+        assert loss_e == loss_c and all(np.array_equal(a, b) for a, b in zip(params_e, params_c))
+    assert "np.dot(" in step.source and "else np.matmul(x, " in step.source and len(step.entries) == 1
+
+
 def test_float32_stays_float32_and_equals_eager() -> None:
     eager, compiled, _ = run_both(notebook_step, batches(20, np.float32), dtype=np.float32, opt="adam")
     for (loss_e, params_e), (loss_c, params_c) in zip(eager, compiled):

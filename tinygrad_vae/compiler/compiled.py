@@ -46,8 +46,11 @@ class Entry:
     run: Callable
     result_ids: list[int]
     copies: frozenset[int]   # result values that are also state: returned as copies
+    single: bool = False     # fn returns one Tensor (a loss) that is no state: the common case, done first
 
     def results(self, values: tuple) -> Any:
+        if self.single:
+            return wrap(values[0])
         by_id = {}
         for ident, value in zip(self.result_ids, values):
             by_id[ident] = value.copy() if ident in self.copies else value
@@ -55,8 +58,9 @@ class Entry:
 
 
 def _key(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return ("tensor", value.shape, value.dtype, value.requires_grad)
+    if isinstance(value, Tensor):  # the array's own attributes: Tensor.shape and .dtype are properties
+        data = value.data
+        return ("tensor", data.shape, data.dtype, value.requires_grad)
     if isinstance(value, np.ndarray):
         return ("array", value.shape, value.dtype)
     try:
@@ -104,6 +108,7 @@ class Compiled:
         self.fn = fn
         self.cache: dict[Any, list[Entry]] = {}
         self.entries: list[Entry] = []
+        self._last: tuple[Any, Entry] | None = None
         functools.update_wrapper(self, fn)
         try:
             self._arg_names = list(inspect.signature(fn).parameters)
@@ -114,11 +119,18 @@ class Compiled:
         named = tuple((k, _key(v)) for k, v in sorted(kwargs.items())) if kwargs else ()
         key = (tuple(map(_key, args)), named, grad_mode.enabled)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
+        last = self._last  # the common case: the program that ran at the previous call, without a lookup
+        if last is not None and last[0] == key:
+            try:
+                return last[1].results(last[1].run(*arrays))
+            except codegen.Retrace:
+                pass
         for entry in self.cache.get(key, ()):
             try:
                 values = entry.run(*arrays)
             except codegen.Retrace:
                 continue
+            self._last = (key, entry)
             return entry.results(values)
         result, entry = self._trace(args, kwargs)
         self.cache.setdefault(key, []).append(entry)
@@ -128,17 +140,19 @@ class Compiled:
     def _trace(self, args: tuple, kwargs: dict) -> tuple[Any, Entry]:
         names = self._arg_names
         tracer = Tracer(parameter_names(self.fn, args, names))
-        arg_ids, call_args = [], []
+        arg_ids, call_args, arrays = [], [], {}
         tracer.start()
         try:
             for i, a in enumerate(args):
                 name = names[i] if i < len(names) else f"arg{i}"
                 if isinstance(a, Tensor):
+                    arrays[len(arrays)] = _DATA.__get__(a)
                     t = tracer.argument(_DATA.__get__(a), name)
                     tracer.born.add(id(a))
                     tracer.keep.append(a)
                     _DATA.__set__(a, t)
                 elif isinstance(a, np.ndarray):
+                    arrays[len(arrays)] = a
                     t = tracer.argument(a, name)
                     a = t
                 else:
@@ -164,11 +178,13 @@ class Compiled:
         traced.check()
         program = passes.optimize(traced)
         numbers = {i for i, loc in program.inputs if not isinstance(loc.initial, (np.ndarray, np.generic))}
-        source, namespace = codegen.generate(program, clears, tracer.guards, numbers, _fn_name(self.fn))
+        source, namespace = codegen.generate(program, clears, tracer.guards, numbers, _fn_name(self.fn),
+                                             {ident: arrays[i] for i, ident in enumerate(arg_ids)})
         result_ids = [r.id for r in iter_refs(structure)]
         state = {i for i, _ in program.inputs} | {i for i, _ in program.outputs} | set(program.args)
+        copies = frozenset(state & set(result_ids))
         entry = Entry(traced, program, source, codegen.build(source, namespace, _fn_name(self.fn)), result_ids,
-                      frozenset(state & set(result_ids)))
+                      copies, isinstance(structure, TensorRef) and not copies)
         return _concrete_result(result), entry
 
     @property

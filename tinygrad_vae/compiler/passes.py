@@ -506,9 +506,9 @@ def scalar_arithmetic(program: Program) -> Program:
     ``v33 = truediv(v32, 64); v42 = mul(-0.5, v41)``: the same IEEE operation on the same dtype (NumPy's
     scalar ``+ - * /`` round as its ufunc loops do), about 0.1 us instead of 0.7 us. It runs after
     ``reuse_buffers``, which leaves 0-d results unbuffered (so they are NumPy scalars, as eager's are), and
-    leaves alone what escapes and what writes a location in place (a 0-d step counter stays a 0-d array).
+    leaves alone what is written to a location (a 0-d step counter stays a 0-d array).
     """
-    meta, escaping = program.meta, _escaping(program)
+    meta, written = program.meta, {ident for ident, _ in program.outputs}
 
     def zero_d(arg: Any) -> bool:
         return meta[arg.id][0] == () if isinstance(arg, Ref) else np.ndim(arg) == 0
@@ -517,7 +517,7 @@ def scalar_arithmetic(program: Program) -> Program:
     for instr in program.instrs:
         op = _SCALAR_OPERATORS.get(instr.op) if isinstance(instr.op, np.ufunc) else None
         if (op is not None and _pure(instr) and not instr.kwargs and instr.out_buffer is None
-                and len(instr.args) == 2 and instr.outs[0] not in escaping
+                and len(instr.args) == 2 and instr.outs[0] not in written
                 and meta[instr.outs[0]][0] == () and meta[instr.outs[0]][1].kind == "f"
                 and all(map(zero_d, instr.args))):
             instr = Instr(instr.outs, op, instr.args)
