@@ -132,3 +132,33 @@ def test_an_embedding_index_out_of_range_raises_on_replay() -> None:
     with pytest.raises(IndexError, match="Embedding: index -1 is out of range for 4 embeddings"):
         lookup(Tensor(np.array([1, -1])))
     assert len(lookup.entries) == 1
+
+
+def test_a_reshape_that_copies_is_replayed_into_a_buffer() -> None:
+    """The reshape of a transposed array copies (as the windows of a convolution do): a replay writes the
+    copy into a buffer allocated once, with eager's values, instead of allocating the array each time."""
+    import tracemalloc
+
+    from tinygrad_vae.compiler.tracer import reshaped
+
+    a = np.arange(24.0).reshape(2, 3, 4).transpose(2, 0, 1)
+    out = np.empty((6, 4))
+    np.testing.assert_array_equal(reshaped(a, (6, 4)), a.reshape(6, 4))
+    assert reshaped(a, (6, 4), out=out) is out
+    np.testing.assert_array_equal(out, a.reshape(6, 4))
+
+    weights = Tensor(np.arange(1.0, 40001.0))
+
+    def f(x: Tensor) -> Tensor:
+        return (x.transpose(1, 0).reshape(-1) * weights).sum()
+
+    step = tv.compile(f)
+    x = Tensor(np.random.default_rng(0).random((200, 200)))
+    for _ in range(3):
+        step(x)
+    tracemalloc.start()
+    loss = step(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "reshaped(" in step.source and peak < x.data.nbytes / 10, (peak, step.source)
+    np.testing.assert_allclose(loss.data, f(x).data, rtol=1e-12)

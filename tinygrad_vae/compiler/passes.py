@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_vae.compiler.program import Instr, Program, Ref, iter_refs, map_refs
+from tinygrad_vae.compiler.tracer import reshaped
 
 Pass = Callable[[Program], Program]
 
@@ -67,7 +68,7 @@ def _ufunc_method(op: Any, name: str) -> bool:
 _SUM_PARAMS = ("a", "axis", "dtype", "out", "keepdims", "initial", "where")
 _PARAMS: dict[Any, tuple[str, ...]] = {
     np.sum: _SUM_PARAMS, np.ndarray.sum: _SUM_PARAMS, np.mean: _SUM_PARAMS[:5], np.ndarray.mean: _SUM_PARAMS[:5],
-    np.dot: ("a", "b", "out"),
+    np.dot: ("a", "b", "out"), reshaped: ("array", "shape", "out"),
 }
 
 
@@ -93,8 +94,7 @@ def _in(op: Any, ops: tuple[Any, ...]) -> bool:
 
 # Ops whose result is a new array, never a view of an argument (ufunc calls and reductions included).
 _FRESH = (operator.add, operator.sub, operator.mul, operator.truediv, np.dot, np.sum, np.mean, np.ndarray.sum, np.ndarray.mean, np.where, np.concatenate, np.stack,
-          np.copy, np.ndarray.copy, np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.outer,
-          np.tensordot, np.cumsum, np.clip)
+          np.copy, np.ndarray.copy, np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.outer, np.tensordot, np.cumsum, np.clip, reshaped)
 
 
 def _fresh(instr: Instr) -> bool:

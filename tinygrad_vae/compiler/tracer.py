@@ -186,6 +186,16 @@ def _ufunc_at(ufunc: np.ufunc, array: np.ndarray, *args: Any) -> np.ndarray:
     return out
 
 
+def reshaped(array: np.ndarray, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
+    """``array.reshape(shape)`` as a new C-contiguous array, written into ``out`` when given: how a reshape
+    that copied when traced (the windows of a convolution) is replayed, so buffer reuse can give it ``out=``
+    instead of a large new array at each replay (which the allocator may hand back to the system each time)."""
+    if out is None:
+        out = np.empty(shape, array.dtype)
+    np.copyto(out.reshape(array.shape), array)  # a C-contiguous array's reshape is a view: C order, as reshape's
+    return out
+
+
 def _fail_if(mask: np.ndarray, error: Callable[..., Exception], *values: Any) -> None:
     """Raise ``error(*values)`` if any element of ``mask`` is set (an op's check of its input values, on replay)."""
     if mask.any():
@@ -332,6 +342,9 @@ class Tracer:
         elif python_number or result is None:
             raise refuse(f"{getattr(op, '__name__', op)} answered a Python {type(result).__name__} from traced "
                          f"values", _CONTROL_FLOW)
+        if (op is np.ndarray.reshape or (op is np.reshape and len(args) == 2)) and not kwargs \
+                and isinstance(args[0], Traced) and not np.may_share_memory(result, args[0].value):
+            return self.record(reshaped, (args[0], result.shape), {}, result)
         return self.record(op, args, kwargs, result)
 
     def update(self, target: Traced, op: Callable, args: tuple, in_place: Callable) -> None:
