@@ -417,9 +417,9 @@ def test_trainer_compiled_and_eager_give_the_same_run(preset: str) -> None:
         assert trainer.compile is use_compile
     (history_c, params_c), (history_e, params_e) = results
     for key in history_e:
-        np.testing.assert_allclose(history_c[key], history_e[key], rtol=1e-6)
+        np.testing.assert_allclose(history_c[key], history_e[key], rtol=1e-12)
     for a, b in zip(params_c, params_e):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
 
 
 OPTIMIZERS = {

@@ -28,7 +28,7 @@ def get_default_dtype() -> np.dtype:
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """User data as an ndarray: arrays keep their dtype, Python floats and lists of floats get the default."""
-    if tracing.ACTIVE is not None and tracing.ACTIVE.is_traced(data):  # an array of a compiled step's trace
+    if tracing.is_traced(data):  # an array of a compiled step's trace
         return data if dtype is None else data.astype(dtype, copy=False)
     try:
         arr = np.asarray(data)

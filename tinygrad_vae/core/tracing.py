@@ -13,6 +13,8 @@ what it could not see from the arrays alone:
 - ``guard_attributes(obj, *names)``: the step read these attributes as Python values; a change of one of
   them makes the compiled step trace again.
 - ``is_traced(x)``: whether ``x`` is an array of the trace (so that library code can pass it on as it is).
+- ``any_of(mask)``: ``mask.any()`` for a fast path; always True during a trace, where the general path runs.
+- ``fail_if(mask, error, *values)``: a check of input values that every replay runs again.
 - ``opaque(fn, *args, **kwargs)``: a NumPy computation the tracer cannot look into (``as_strided``
   converts its argument with ``np.asarray``), recorded as one operation.
 """
